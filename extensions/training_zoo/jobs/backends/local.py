@@ -1,0 +1,494 @@
+"""The embedded default job backend: real ``torchrun`` processes on this machine.
+
+A priority-then-FIFO queue admits jobs while capacity allows (GPUs found with NVML and handed out
+through ``CUDA_VISIBLE_DEVICES``; CPU slots when there is no GPU) and per-user limits hold. Each
+admitted attempt gets a run folder and a detached :mod:`.supervisor` process in its own session;
+all state the service needs lives in that folder, so the service can restart at any time and
+re-adopt running jobs or reconcile the ones that ended meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+from traitlets import Float, Instance, Integer, Unicode, default
+
+from ...storage import TzStorage
+from ..types import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING
+from .base import BackendJob, Event, JobUpdate, TzJobBackend, UpdateCallback
+from .supervisor import kill_job_processes
+
+CELL_FILE = "__tz_cell__.py"
+
+
+def detect_gpus() -> list[int]:
+    """GPU indices visible through NVML; empty without a driver (the common CPU case)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return list(range(pynvml.nvmlDeviceGetCount()))
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # noqa: BLE001 - no NVML library or no driver means no GPU
+        return []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class TzLocalBackend(TzJobBackend):
+    """Runs jobs as local processes (one ``torchrun`` per node)."""
+
+    name = "local"
+
+    storage = Instance(TzStorage)
+
+    run_root = Unicode(
+        help="""Folder where running jobs keep code, logs and output before they are archived.
+
+        Default: the storage folder itself when storage is local (nothing is copied), else
+        ``$TZ_HOME/runs``.
+        """,
+    ).tag(config=True)
+
+    @default("run_root")
+    def _default_run_root(self) -> str:
+        local = self.storage.local_path("jobs") if self.storage else None
+        if local is not None:
+            return str(local)
+        return os.path.join(os.environ.get("TZ_HOME", os.path.abspath(".tz")), "runs")
+
+    cpu_slots = Float(
+        help="""CPU capacity of this machine for jobs, in cores.
+
+        A job needs ``nodes x resources_per_node.cpus``; jobs wait in the queue while the sum over
+        running jobs would exceed this. Default: the number of logical CPUs.
+        """,
+    ).tag(config=True)
+
+    @default("cpu_slots")
+    def _default_cpu_slots(self) -> float:
+        return float(os.cpu_count() or 1)
+
+    max_running_per_user = Integer(
+        4, help="How many jobs one user may have running at once; more wait queued. Default: 4."
+    ).tag(config=True)
+
+    poll_interval = Float(
+        0.1, help="Seconds between checks of running jobs' state files. Default: 0.1."
+    ).tag(config=True)
+
+    kill_grace = Float(
+        5.0, help="Seconds a job's processes get between SIGTERM and SIGKILL. Default: 5."
+    ).tag(config=True)
+
+    python = Unicode(
+        sys.executable, help="Python interpreter for jobs (needs torch). Default: the service's."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gpus = detect_gpus()
+        self.queue: dict[str, BackendJob] = {}
+        self.running: dict[str, BackendJob] = {}
+        self.on_update: UpdateCallback | None = None
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+
+    # ---- paths ------------------------------------------------------------------------------
+
+    def job_dir(self, job: BackendJob) -> Path:
+        return Path(self.run_root) / job.owner / job.id
+
+    def attempt_dir(self, job: BackendJob) -> Path:
+        return self.job_dir(job) / f"attempt-{job.attempt}"
+
+    # ---- capacity ---------------------------------------------------------------------------
+
+    def _demand(self, job: BackendJob) -> tuple[float, int]:
+        r = job.spec.resources_per_node
+        return r.cpus * job.spec.nodes, r.gpus * job.spec.nodes
+
+    def _used(self) -> tuple[float, list[int]]:
+        cpus, gpus = 0.0, []
+        for job in self.running.values():
+            cpus += self._demand(job)[0]
+            for ids in job.state.get("gpus") or []:
+                gpus.extend(ids)
+        return cpus, gpus
+
+    def capacity(self) -> dict[str, Any]:
+        cpus, gpus = self._used()
+        return {
+            "total": {"cpus": self.cpu_slots, "gpus": len(self.gpus)},
+            "used": {"cpus": cpus, "gpus": len(gpus)},
+        }
+
+    def check_fits(self, job: BackendJob) -> str | None:
+        """Why the job can never run here, or None."""
+        cpus, gpus = self._demand(job)
+        if gpus > len(self.gpus):
+            return f"needs {gpus} GPU(s) in total; this machine has {len(self.gpus)}"
+        if cpus > self.cpu_slots:
+            return f"needs {cpus:g} CPU(s) in total; this machine offers {self.cpu_slots:g}"
+        return None
+
+    def _order(self) -> list[BackendJob]:
+        return sorted(self.queue.values(), key=lambda j: (-j.spec.priority, j.created, j.id))
+
+    def queue_position(self, job_id: str) -> int | None:
+        for i, job in enumerate(self._order(), 1):
+            if job.id == job_id:
+                return i
+        return None
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, on_update: UpdateCallback, active: list[BackendJob]) -> None:
+        self.on_update = on_update
+        for job in active:
+            if job.state.get("launched_attempt") == job.attempt:
+                await self._reconcile(job)
+            else:
+                self.queue[job.id] = job
+        self._task = asyncio.create_task(self._loop())
+        self._wake.set()
+
+    async def _reconcile(self, job: BackendJob) -> None:
+        state = read_json(self.attempt_dir(job) / "state.json") or {}
+        if state.get("status") in FINISHED:
+            self.running[job.id] = job  # _collect reports the final state and frees it
+            return
+        pid, ctime = state.get("pid"), state.get("create_time")
+        alive = False
+        if pid:
+            try:
+                alive = abs(psutil.Process(pid).create_time() - ctime) < 1
+            except psutil.Error:
+                alive = False
+        if alive:
+            self.log.info("Re-adopting running job %s (supervisor pid %s)", job.id, pid)
+            self.running[job.id] = job
+            return
+        await asyncio.to_thread(kill_job_processes, job.id, self.kill_grace)
+        await self._emit(JobUpdate(
+            job.id, job.attempt, status=FAILED, reason="SupervisorLost",
+            message="the job's supervisor stopped without recording a result",
+            events=[Event("SupervisorLost", "supervisor gone; job marked failed", "Warning")],
+            finished=time.time(),
+        ))  # fmt: skip
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def submit(self, job: BackendJob) -> None:
+        self.queue[job.id] = job
+        self._wake.set()
+
+    async def cancel(self, job: BackendJob, by: str) -> None:
+        if self.queue.pop(job.id, None) is not None:
+            await self._emit(JobUpdate(
+                job.id, job.attempt, status=CANCELLED, reason="Cancelled",
+                message=f"cancelled by {by} while queued",
+                events=[Event("Cancelled", f"cancelled by {by} while queued", "Warning")],
+                finished=time.time(),
+            ))  # fmt: skip
+            self._wake.set()
+            return
+        running = self.running.get(job.id)
+        if running is None:
+            return
+        run = self.attempt_dir(running)
+        (run / "cancel").write_text(by)
+        state = read_json(run / "state.json") or {}
+        try:
+            proc = psutil.Process(state["pid"])
+            if abs(proc.create_time() - state["create_time"]) < 1:
+                proc.terminate()
+                return
+        except (KeyError, psutil.Error):
+            pass
+        # No supervisor to do it: kill the processes here and record the result ourselves.
+        await asyncio.to_thread(kill_job_processes, job.id, self.kill_grace)
+        self.running.pop(job.id, None)
+        await self._emit(JobUpdate(
+            job.id, job.attempt, status=CANCELLED, reason="Cancelled", message=f"cancelled by {by}",
+            events=[Event("Cancelled", f"cancelled by {by}", "Warning")], finished=time.time(),
+        ))  # fmt: skip
+
+    async def _emit(self, update: JobUpdate) -> None:
+        if self.on_update is not None:
+            await self.on_update(update)
+
+    # ---- the loop: admit queued jobs, collect running ones ----------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._collect()
+                await self._admit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad job must not stop the scheduler
+                self.log.exception("Local job backend loop failed; continuing")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _admit(self) -> None:
+        used_cpus, used_gpus = self._used()
+        per_user: dict[str, int] = {}
+        for job in self.running.values():
+            per_user[job.owner] = per_user.get(job.owner, 0) + 1
+        for job in self._order():
+            if per_user.get(job.owner, 0) >= self.max_running_per_user:
+                continue  # this user's limit, not the machine's: later jobs of others may go
+            cpus, gpus = self._demand(job)
+            free_gpus = [g for g in self.gpus if g not in used_gpus]
+            if used_cpus + cpus > self.cpu_slots + 1e-9 or gpus > len(free_gpus):
+                break  # head-of-line: a big job is never starved by a stream of small ones
+            per_node = job.spec.resources_per_node.gpus
+            job.state["gpus"] = [
+                free_gpus[i * per_node : (i + 1) * per_node] for i in range(job.spec.nodes)
+            ]
+            del self.queue[job.id]
+            try:
+                await self._launch(job)
+            except Exception as e:  # noqa: BLE001 - reported as the job's failure
+                self.log.exception("Could not launch job %s", job.id)
+                await self._emit(JobUpdate(
+                    job.id, job.attempt, status=FAILED, reason="LaunchFailed",
+                    message=f"could not start the job: {e}",
+                    events=[Event("LaunchFailed", str(e), "Warning")], finished=time.time(),
+                ))  # fmt: skip
+                continue
+            used_cpus += cpus
+            used_gpus += [g for ids in job.state["gpus"] for g in ids]
+            per_user[job.owner] = per_user.get(job.owner, 0) + 1
+
+    def _prepare_code(self, job: BackendJob) -> Path:
+        code = self.job_dir(job) / "code"
+        if code.exists():
+            return code  # a retry reuses the snapshot extracted for the first attempt
+        tmp = code.with_name(".code.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if job.snapshot_key:
+            data = self.storage.get_bytes(job.snapshot_key)
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+        if job.spec.code is not None:
+            (tmp / CELL_FILE).write_text(job.spec.code)
+        os.replace(tmp, code)
+        return code
+
+    def _program(self, job: BackendJob) -> list[str]:
+        spec = job.spec
+        if spec.command:
+            return ["--command", *spec.command, *spec.args]
+        script = CELL_FILE if spec.code is not None else spec.entry
+        return [script, *spec.args]
+
+    async def _launch(self, job: BackendJob) -> None:
+        code = await asyncio.to_thread(self._prepare_code, job)
+        run = self.attempt_dir(job)
+        run.mkdir(parents=True, exist_ok=True)
+        spec = job.spec
+        launch = {
+            "job_id": job.id,
+            "attempt": job.attempt,
+            "user": job.owner,
+            "framework": spec.framework,
+            "nodes": spec.nodes,
+            "procs_per_node": spec.procs_per_node,
+            "timeout": spec.timeout,
+            "memory": spec.resources_per_node.memory,
+            "kill_grace": self.kill_grace,
+            "python": self.python,
+            "program": self._program(job),
+            "env": spec.env,
+            "gpus": job.state["gpus"] if spec.resources_per_node.gpus else None,
+            "code_dir": str(code),
+            "output_dir": str(self.job_dir(job) / "output"),
+            "logs_dir": str(run / "logs"),
+            "ranks_dir": str(run / "ranks"),
+            "metrics_dir": str(run / "metrics"),
+            "rdzv_port": free_port(),
+            "tf_ports": [free_port() for _ in range(spec.world_size)]
+            if spec.framework == "tensorflow"
+            else [],
+        }
+        (run / "launch.json").write_text(json.dumps(launch))
+        log = open(run / "supervisor.log", "ab")
+        # A new session detaches the job from the service: restarting TZ does not touch it.
+        subprocess.Popen(
+            [self.python, "-m", "training_zoo.jobs.backends.supervisor", str(run)],
+            cwd=str(code), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )  # fmt: skip
+        log.close()
+        job.state.update(launched_attempt=job.attempt, events_offset=0)
+        self.running[job.id] = job
+        await self._emit(JobUpdate(
+            job.id, job.attempt, status=RUNNING, reason="Started", started=time.time(),
+            state=dict(job.state),
+        ))  # fmt: skip
+
+    async def _collect(self) -> None:
+        for job in list(self.running.values()):
+            run = self.attempt_dir(job)
+            events, offset = self._new_events(run, job.state.get("events_offset", 0))
+            state = read_json(run / "state.json") or {}
+            final = state.get("status") in FINISHED
+            if not events and not final:
+                continue
+            job.state["events_offset"] = offset
+            update = JobUpdate(job.id, job.attempt, events=events, state=dict(job.state))
+            if final:
+                update.status, update.reason = state["status"], state.get("reason")
+                update.message, update.exit_code = state.get("message"), state.get("exit_code")
+                update.finished = state.get("finished")
+                self.running.pop(job.id, None)
+                self._wake.set()
+                if self.storage.local_path(job.job_key) is None:
+                    # Storage is remote (S3): archive output and logs so they outlive this disk.
+                    await asyncio.to_thread(self.storage.put_dir, self.job_dir(job), job.job_key)
+            await self._emit(update)
+
+    @staticmethod
+    def _new_events(run: Path, offset: int) -> tuple[list[Event], int]:
+        try:
+            with open(run / "events.jsonl", "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except OSError:
+            return [], offset
+        # Only whole lines: the supervisor may be mid-write.
+        end = data.rfind(b"\n") + 1
+        events = []
+        for line in data[:end].splitlines():
+            try:
+                e = json.loads(line)
+                events.append(Event(e["reason"], e["message"], e["type"], e["time"]))
+            except (ValueError, KeyError):
+                continue
+        return events, offset + end
+
+    # ---- logs and metrics -------------------------------------------------------------------
+
+    async def log_ranks(self, job: BackendJob) -> list[int]:
+        logs = self.attempt_dir(job) / "logs"
+        ranks = []
+        for p in logs.glob("rank-*.log") if logs.exists() else []:
+            try:
+                ranks.append(int(p.stem.split("-", 1)[1]))
+            except ValueError:
+                continue
+        return sorted(ranks)
+
+    async def get_job_logs(
+        self, job: BackendJob, rank: int | None, follow: bool, tail: int | None,
+        is_done: Callable[[], Awaitable[bool]],
+    ) -> AsyncIterator[tuple[int, str]]:
+        logs = self.attempt_dir(job) / "logs"
+        offsets: dict[int, int] = {}
+        partial: dict[int, bytes] = {}
+        first = True
+        while True:
+            done = await is_done() if follow else True
+            ranks = [rank] if rank is not None else await self.log_ranks(job)
+            batch: list[tuple[int, str]] = []
+            for r in ranks:
+                path = logs / f"rank-{r}.log"
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(offsets.get(r, 0))
+                        data = f.read(1 << 20)
+                except OSError:
+                    continue
+                offsets[r] = offsets.get(r, 0) + len(data)
+                data = partial.pop(r, b"") + data
+                lines = data.split(b"\n")
+                if lines[-1]:
+                    if done and len(data) < (1 << 20):
+                        lines.append(b"")  # the job ended: a last line without newline counts
+                    else:
+                        partial[r] = lines[-1]
+                batch.extend((r, ln.decode("utf-8", "replace")) for ln in lines[:-1])
+            if first and tail:
+                batch = batch[-tail:]
+            first = False
+            for item in batch:
+                yield item
+            if done and not batch:
+                return
+            if not batch:
+                await asyncio.sleep(0.2)
+
+    async def get_job_metrics(self, job: BackendJob, cursor: str | None) -> tuple[list[dict], str]:
+        positions: dict[int, int] = {}
+        for part in (cursor or "").split(","):
+            if ":" in part:
+                r, n = part.split(":", 1)
+                if r.isdigit() and n.isdigit():
+                    positions[int(r)] = int(n)
+        metrics = self.attempt_dir(job) / "metrics"
+        items = []
+        for path in sorted(metrics.glob("rank-*.jsonl")) if metrics.exists() else []:
+            try:
+                rank = int(path.stem.split("-", 1)[1])
+                lines = path.read_text().splitlines()
+            except (OSError, ValueError):
+                continue
+            start = positions.get(rank, 0)
+            for seq, line in enumerate(lines[start:], start):
+                try:
+                    point = json.loads(line)
+                except ValueError:
+                    break  # a line still being written; pick it up next time
+                items.append({"rank": rank, "seq": seq, **point})
+                positions[rank] = seq + 1
+        items.sort(key=lambda p: (p["time"], p["rank"]))
+        return items, ",".join(f"{r}:{n}" for r, n in sorted(positions.items()))
+
+    async def delete(self, job: BackendJob) -> None:
+        await asyncio.to_thread(shutil.rmtree, self.job_dir(job), True)
+
+    def is_queued(self, job_id: str) -> bool:
+        return job_id in self.queue
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        return {**{k: QUEUED for k in self.queue}, **{k: RUNNING for k in self.running}}

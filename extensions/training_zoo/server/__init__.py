@@ -1,0 +1,210 @@
+"""The single-user jupyter-server extension: forwards ``/tz/api/v1/*`` to the TZ service.
+
+Requests arrive with the browser's cookie (and XSRF token, checked by jupyter-server's
+``APIHandler``); they leave with this server's own hub token (``JUPYTERHUB_API_TOKEN``), which only
+carries the user's scopes. Responses stream back chunk by chunk, so SSE log streams are not
+buffered. One extra route, ``POST /tz/snapshot``, packs a folder of the Lab root and uploads it, so
+the browser can submit a job without reading files itself. No domain logic, no platform secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import httpclient, web
+from tornado.iostream import StreamClosedError
+from traitlets import Float, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..snapshot import SnapshotTooLarge, pack_directory
+
+FORWARD_REQUEST_HEADERS = ("Content-Type", "Accept", "Last-Event-ID")
+FORWARD_RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "X-Accel-Buffering")
+
+
+class TzForwarder(LoggingConfigurable):
+    """Where and how this user server reaches the TZ service."""
+
+    service_url = Unicode(
+        help="""Base URL of the TZ service as reachable from this server, e.g.
+        ``http://127.0.0.1:10101/services/tz/``. Default: ``$TZ_SERVICE_URL`` (set by the spawner).
+        """,
+    ).tag(config=True)
+
+    @default("service_url")
+    def _default_service_url(self) -> str:
+        return os.environ.get("TZ_SERVICE_URL", "")
+
+    token = Unicode(
+        help="The hub token sent to the service. Default: ``$JUPYTERHUB_API_TOKEN``."
+    ).tag(config=True)
+
+    @default("token")
+    def _default_token(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    request_timeout = Float(
+        60.0, help="Seconds a non-streaming request to the service may take. Default: 60."
+    ).tag(config=True)
+
+    stream_timeout = Float(
+        24 * 3600.0, help="Seconds a streaming (SSE) request may stay open. Default: 86400."
+    ).tag(config=True)
+
+
+class TzHandler(APIHandler):
+    auth_resource = "tz"
+
+    @property
+    def forwarder(self) -> TzForwarder:
+        return self.settings["tz_forwarder"]
+
+    def tz_error(self, status: int, message: str, reason: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": reason}))
+
+    async def forward(self, path: str, method: str, body: bytes | None,
+                      headers: dict[str, str]) -> None:
+        fw = self.forwarder
+        if not fw.service_url or not fw.token:
+            self.tz_error(503, "the TZ service is not configured for this server "
+                          "(TZ_SERVICE_URL / JUPYTERHUB_API_TOKEN missing)", "NotConfigured")
+            return
+        url = url_path_join(fw.service_url, path)
+        stream = "text/event-stream" in headers.get("Accept", "") or \
+            self.get_query_argument("follow", "") in ("1", "true")
+        started = False
+
+        def on_header(line: str) -> None:
+            nonlocal started
+            if line.startswith("HTTP/"):
+                self.set_status(int(line.split(" ", 2)[1]))
+                return
+            name, _, value = line.partition(":")
+            if name.strip().lower() in {h.lower() for h in FORWARD_RESPONSE_HEADERS}:
+                self.set_header(name.strip(), value.strip())
+            elif name.strip().lower() == "location":
+                self.set_header("Location", self.rewrite_location(value.strip()))
+
+        def on_chunk(chunk: bytes) -> None:
+            nonlocal started
+            if self.request.connection.stream is None or self.request.connection.stream.closed():
+                raise StreamClosedError()  # the browser left: stop reading upstream
+            started = True
+            self.write(chunk)
+            asyncio.ensure_future(self.flush())
+
+        request = httpclient.HTTPRequest(
+            url + (("?" + self.request.query) if self.request.query else ""),
+            method=method,
+            headers={**headers, "Authorization": f"token {fw.token}"},
+            body=body if method in ("POST", "PUT", "PATCH") else None,
+            allow_nonstandard_methods=True,
+            header_callback=on_header,
+            streaming_callback=on_chunk,
+            request_timeout=fw.stream_timeout if stream else fw.request_timeout,
+            connect_timeout=10,
+            follow_redirects=False,
+        )
+        try:
+            await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        except StreamClosedError:
+            return
+        except (OSError, httpclient.HTTPError) as e:
+            if not started:
+                self.log.warning("TZ service unreachable at %s: %s", fw.service_url, e)
+                self.clear_header("Content-Type")
+                self.tz_error(502, "the TZ service is unreachable; try again shortly",
+                              "ServiceUnavailable")
+            return
+        if not self._finished:
+            self.finish()
+
+    def rewrite_location(self, location: str) -> str:
+        marker = "/api/v1/"
+        if marker in location:
+            return url_path_join(self.base_url, "tz/api/v1", location.split(marker, 1)[1])
+        return location
+
+    def request_headers(self) -> dict[str, str]:
+        return {h: self.request.headers[h] for h in FORWARD_REQUEST_HEADERS
+                if h in self.request.headers}
+
+
+class ForwardHandler(TzHandler):
+    """``/tz/api/v1/<path>`` → ``<service>/api/v1/<path>``, same verb, body and query."""
+
+    async def _forward(self, path: str) -> None:
+        await self.forward(f"api/v1/{path}", self.request.method or "GET",
+                           self.request.body, self.request_headers())
+
+    @web.authenticated
+    @authorized
+    async def get(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def post(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, path: str) -> None:
+        await self._forward(path)
+
+
+class SnapshotHandler(TzHandler):
+    """``POST /tz/snapshot {"path": "dir"}``: pack a folder of the Lab root, upload it."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            body: Any = json.loads(self.request.body or b"{}")
+        except ValueError:
+            self.tz_error(400, "body: must be JSON like {\"path\": \"folder\"}", "InvalidField")
+            return
+        rel = body.get("path", "") if isinstance(body, dict) else None
+        if not isinstance(rel, str):
+            self.tz_error(400, "path: must be a folder path relative to the Lab root",
+                          "InvalidField")
+            return
+        root = os.path.realpath(self.settings["server_root_dir"])
+        folder = os.path.realpath(os.path.join(root, rel.lstrip("/")))
+        if os.path.isabs(rel) or not (folder == root or folder.startswith(root + os.sep)):
+            self.tz_error(400, "path: must stay inside your Lab root folder", "InvalidField")
+            return
+        if not os.path.isdir(folder):
+            self.tz_error(400, f"path: {rel or '.'} is not a folder", "InvalidField")
+            return
+        try:
+            data = await asyncio.to_thread(pack_directory, folder)
+        except SnapshotTooLarge as e:
+            self.tz_error(413, f"path: {e}", "SnapshotTooLarge")
+            return
+        await self.forward("api/v1/snapshots", "POST", data,
+                           {"Content-Type": "application/gzip"})
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    web_app = serverapp.web_app
+    base = web_app.settings["base_url"]
+    web_app.settings["tz_forwarder"] = TzForwarder(parent=serverapp)
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, r"tz/api/v1/(.*)"), ForwardHandler),
+        (url_path_join(base, r"tz/snapshot"), SnapshotHandler),
+    ])  # fmt: skip
+    serverapp.log.info("training_zoo: forwarding /tz/api/v1 to %s",
+                       web_app.settings["tz_forwarder"].service_url or "(not configured)")
+
+
+# jupyter-server < 2 name, kept so older servers still load it.
+load_jupyter_server_extension = _load_jupyter_server_extension

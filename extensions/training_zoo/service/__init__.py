@@ -1,0 +1,1 @@
+"""The hub-managed TZ service: :class:`~training_zoo.service.app.TzService` (``python -m training_zoo.service``)."""

@@ -1,0 +1,112 @@
+"""TZ object storage on fsspec: a local folder by default, S3 (AWS, MinIO, OBS, Ceph RGW) by config.
+
+Exports :class:`TzStorage` and :func:`join_key`. Only the TZ service holds storage credentials.
+Keys are ``/``-separated, relative to the configured root; :func:`join_key` refuses anything that
+could step outside it (``..``, absolute paths, backslashes, NUL), so a user-named path can never reach
+another prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from pathlib import Path
+
+import fsspec
+from traitlets import Dict, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+
+def join_key(*parts: str) -> str:
+    """Join key parts under the storage root, refusing traversal.
+
+    Raises
+    ------
+    ValueError
+        If a part is empty, absolute, or contains ``..``, a backslash or a NUL byte.
+    """
+    clean = []
+    for part in parts:
+        if not part or "\\" in part or "\x00" in part or part.startswith("/"):
+            raise ValueError(f"invalid storage key part: {part!r}")
+        for piece in part.split("/"):
+            if piece in ("", ".", ".."):
+                raise ValueError(f"invalid storage key part: {part!r}")
+            clean.append(piece)
+    return posixpath.join(*clean)
+
+
+class TzStorage(LoggingConfigurable):
+    """Where TZ keeps code snapshots, job outputs and logs (and later datasets and models)."""
+
+    url = Unicode(
+        help="""Root of TZ storage, as an fsspec URL.
+
+        A local folder (``/srv/tz/storage`` or ``file:///srv/tz/storage``) or ``s3://bucket/prefix``.
+        Default: ``$TZ_HOME/storage``.
+        """,
+    ).tag(config=True)
+
+    @default("url")
+    def _default_url(self) -> str:
+        return os.path.join(os.environ.get("TZ_HOME", os.path.abspath(".tz")), "storage")
+
+    storage_options = Dict(
+        help="""Options passed to the fsspec filesystem, e.g. for S3
+        ``{"client_kwargs": {"endpoint_url": "http://minio:9000"}, "key": ..., "secret": ...}``.
+        Credentials may instead come from the usual ``AWS_*`` environment variables. Default: ``{}``.
+        """,
+    ).tag(config=True)
+
+    def _fs_and_root(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        if not hasattr(self, "_fs"):
+            fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            self._fs, self._root = fs, root.rstrip("/")
+        return self._fs, self._root
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return self._fs_and_root()[0]
+
+    def path(self, key: str) -> str:
+        """The filesystem path of ``key`` (for fsspec calls)."""
+        return f"{self._fs_and_root()[1]}/{key}"
+
+    def local_path(self, key: str) -> Path | None:
+        """A real local path for ``key`` when storage is a local folder, else ``None``."""
+        fs, _ = self._fs_and_root()
+        if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+            return Path(self.path(key))
+        return None
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write ``data`` at ``key`` so that readers never see a partial object."""
+        local = self.local_path(key)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            tmp = local.with_name(f".{local.name}.partial-{os.getpid()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, local)
+        else:
+            # S3 PUTs are atomic: the object appears whole or not at all.
+            self.fs.pipe_file(self.path(key), data)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.fs.cat_file(self.path(key))
+
+    def exists(self, key: str) -> bool:
+        return self.fs.exists(self.path(key))
+
+    def put_dir(self, local_dir: Path, key: str) -> None:
+        """Copy a local folder to ``key`` (a no-op when it already is that folder)."""
+        target = self.local_path(key)
+        if target is not None:
+            if target.resolve() != Path(local_dir).resolve():
+                shutil.copytree(local_dir, target, dirs_exist_ok=True)
+            return
+        self.fs.put(str(local_dir), self.path(key), recursive=True)
+
+    def delete(self, key: str) -> None:
+        if self.fs.exists(self.path(key)):
+            self.fs.rm(self.path(key), recursive=True)

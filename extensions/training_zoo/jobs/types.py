@@ -60,8 +60,9 @@ class JobSpec:
         return asdict(self)
 
 
-def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
+def _int(body: dict, name: str, default: int, low: int, high: int, prefix: str = "") -> int:
     value = body.get(name, default)
+    name = prefix + name
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest.field(name, "must be an integer")
     if not low <= value <= high:
@@ -69,8 +70,11 @@ def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _number(body: dict, name: str, default: float, low: float, high: float) -> float:
+def _number(
+    body: dict, name: str, default: float, low: float, high: float, prefix: str = ""
+) -> float:
     value = body.get(name, default)
+    name = prefix + name
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest.field(name, "must be a number")
     if not low <= value <= high:
@@ -162,8 +166,8 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
 
     res = check_fields(body.get("resources_per_node") or {}, {"gpus", "cpus", "memory"},
                        "resources_per_node")
-    gpus = _int(res, "gpus", 0, 0, 64) if "gpus" in res else 0
-    cpus = _number(res, "cpus", 1, 0.1, 1024) if "cpus" in res else 1
+    gpus = _int(res, "gpus", 0, 0, 64, "resources_per_node.")
+    cpus = _number(res, "cpus", 1, 0.1, 1024, "resources_per_node.")
     memory = res.get("memory")
     if memory is not None and (not isinstance(memory, str) or not MEMORY_RE.match(memory)):
         raise InvalidRequest.field("resources_per_node.memory", "must look like 512Mi or 4Gi")

@@ -10,6 +10,9 @@ LABEXT = HERE / "extensions" / "training_zoo" / "labextension"
 data_files = [
     ("etc/jupyter/jupyter_server_config.d", ["extensions/jupyter-config/jupyter_server_config.d/training_zoo.json"]),
 ]
+for path in sorted((HERE / "jupyterhub_config").rglob("*.py")):
+    target = Path("share/training-zoo") / path.parent.relative_to(HERE)
+    data_files.append((str(target), [str(path.relative_to(HERE))]))
 for path in sorted(LABEXT.rglob("*")) if LABEXT.exists() else []:
     if path.is_file():
         target = Path("share/jupyter/labextensions/training-zoo") / path.parent.relative_to(LABEXT)

@@ -11,7 +11,7 @@ from training_zoo.hub import install_ipython_startup
 
 c = get_config()  # noqa: F821
 here = Path(__file__).parent
-tz_home = Path(os.environ.setdefault("TZ_HOME", str(here.parent / ".tz"))).resolve()
+tz_home = Path(os.environ.setdefault("TZ_HOME", str(Path.cwd() / ".tz"))).resolve()
 os.environ["TZ_HOME"] = str(tz_home)
 os.environ.setdefault("TZ_SERVICE_PORT", "10101")
 
@@ -26,7 +26,7 @@ c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('TZ_PORT', '8000')}"
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{os.environ.get('TZ_HUB_PORT', '8081')}"
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('TZ_PROXY_API_PORT', '8001')}"
 c.ConfigurableHTTPProxy.command = [
-    os.environ.get("TZ_PROXY_COMMAND", str(here.parent / "node_modules/.bin/configurable-http-proxy"))
+    os.environ.get("TZ_PROXY_COMMAND", str(Path.cwd() / "node_modules/.bin/configurable-http-proxy"))
 ]
 
 # Local processes: one jupyterhub-singleuser per user, home folders under TZ_HOME.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -24,9 +25,28 @@ def _secret(path: Path, env: str, length: int) -> str:
     return value
 
 
-def prepare(config: Path) -> dict[str, str]:
+def find_hub_config() -> Path | None:
+    """``$TZ_HUB_CONFIG``, else the checkout's (current folder), else the one the wheel installed."""
+    candidates = [
+        os.environ.get("TZ_HUB_CONFIG"),
+        Path.cwd() / "jupyterhub_config" / "jupyterhub_config.py",
+        Path(sys.prefix) / "share" / "training-zoo" / "jupyterhub_config" / "jupyterhub_config.py",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    return None
+
+
+def find_proxy() -> str | None:
+    """configurable-http-proxy from the checkout's npm install, else from PATH."""
+    local = Path.cwd() / "node_modules" / ".bin" / "configurable-http-proxy"
+    return str(local) if local.exists() else shutil.which("configurable-http-proxy")
+
+
+def prepare() -> dict[str, str]:
     """Environment for the hub: TZ_HOME and passwords resolved, ready to exec."""
-    home = Path(os.environ.get("TZ_HOME") or config.parent.parent / ".tz").resolve()
+    home = Path(os.environ.get("TZ_HOME") or Path.cwd() / ".tz").resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["TZ_HOME"] = str(home)
@@ -34,15 +54,23 @@ def prepare(config: Path) -> dict[str, str]:
     env["TZ_ADMIN_PASSWORD"] = _secret(home / "admin-password", "TZ_ADMIN_PASSWORD", 40)
     env.setdefault("TZ_ADMIN_USERS", "admin")
     env.setdefault("TZ_PORT", "8000")
+    proxy = env.get("TZ_PROXY_COMMAND") or find_proxy()
+    if proxy:
+        env["TZ_PROXY_COMMAND"] = proxy
     return env
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = Path(__file__).resolve().parents[2] / "jupyterhub_config" / "jupyterhub_config.py"
-    if not config.exists():
-        print(f"tz up: {config} not found (run from a Training Zoo checkout)", file=sys.stderr)
+    config = find_hub_config()
+    if config is None:
+        print("tz up: no jupyterhub_config.py found; run from a Training Zoo checkout or set "
+              "TZ_HUB_CONFIG", file=sys.stderr)
         return 2
-    env = prepare(config)
+    env = prepare()
+    if "TZ_PROXY_COMMAND" not in env:
+        print("tz up: configurable-http-proxy not found; run `npm install` in the checkout or "
+              "`npm install -g configurable-http-proxy`", file=sys.stderr)
+        return 2
     url = f"http://127.0.0.1:{env['TZ_PORT']}"
     admins = env["TZ_ADMIN_USERS"]
     print(

@@ -1,0 +1,61 @@
+# Training Zoo: the two commands are `make up` (start the platform) and `make test` (run everything).
+# Both install what they need: a venv in .venv, npm packages, the labextension build, and (for
+# tests) Chromium from Debian's packages.
+
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LABEXT_OUT := extensions/training_zoo/labextension/package.json
+PYTEST_ARGS ?=
+
+.PHONY: up test install lint bench clean help
+
+help:
+	@echo "make up     start JupyterHub + proxy + TZ service on http://127.0.0.1:$${TZ_PORT:-8000}"
+	@echo "make test   install test dependencies (Chromium included) and run the whole suite"
+	@echo "make bench  run the job benchmarks (results: docs/benchmarks.md)"
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Python dependencies (torch is the CPU wheel pinned in pyproject's [torch] extra).
+$(VENV)/.deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test,torch]"
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+labextension/node_modules/.package-lock.json: labextension/package.json labextension/package-lock.json
+	cd labextension && npm ci --no-audit --no-fund
+
+$(LABEXT_OUT): $(VENV)/.deps labextension/node_modules/.package-lock.json $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) labextension/package.json
+	cd labextension && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build:prod
+	touch $@
+
+# The wheel as users get it: prebuilt labextension + server-extension config as data files.
+$(VENV)/.installed: $(VENV)/.deps $(LABEXT_OUT) node_modules/.package-lock.json $(shell find extensions jupyterhub_config -type f -not -path '*/__pycache__/*' -not -path '*/labextension/*') setup.py
+	$(BIN)/pip install -q --no-deps --force-reinstall .
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(BIN)/tz up
+
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+lint: install
+	$(BIN)/ruff check extensions tests benchmarks jupyterhub_config
+
+test: install /usr/bin/chromium lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/bench_jobs.py
+
+clean:
+	rm -rf $(VENV) node_modules labextension/node_modules labextension/lib extensions/training_zoo/labextension

@@ -8,7 +8,10 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 LABEXT = HERE / "extensions" / "training_zoo" / "labextension"
 data_files = [
-    ("etc/jupyter/jupyter_server_config.d", ["extensions/jupyter-config/jupyter_server_config.d/training_zoo.json"]),
+    (
+        "etc/jupyter/jupyter_server_config.d",
+        ["extensions/jupyter-config/jupyter_server_config.d/training_zoo.json"],
+    ),
 ]
 for path in sorted((HERE / "jupyterhub_config").rglob("*.py")):
     target = Path("share/training-zoo") / path.parent.relative_to(HERE)
@@ -21,7 +24,14 @@ for path in sorted(LABEXT.rglob("*")) if LABEXT.exists() else []:
 setup(
     package_dir={"": "extensions"},
     packages=find_packages("extensions"),
-    package_data={"training_zoo": ["service/openapi.yaml", "db/migrations/*", "db/migrations/versions/*.py", "labextension/**/*"]},
+    package_data={
+        "training_zoo": [
+            "service/openapi.yaml",
+            "db/migrations/*",
+            "db/migrations/versions/*.py",
+            "labextension/**/*",
+        ]
+    },
     include_package_data=True,
     data_files=data_files,
 )

@@ -26,7 +26,9 @@ c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('TZ_PORT', '8000')}"
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{os.environ.get('TZ_HUB_PORT', '8081')}"
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('TZ_PROXY_API_PORT', '8001')}"
 c.ConfigurableHTTPProxy.command = [
-    os.environ.get("TZ_PROXY_COMMAND", str(Path.cwd() / "node_modules/.bin/configurable-http-proxy"))
+    os.environ.get(
+        "TZ_PROXY_COMMAND", str(Path.cwd() / "node_modules/.bin/configurable-http-proxy")
+    )
 ]
 
 # Local processes: one jupyterhub-singleuser per user, home folders under TZ_HOME.

@@ -42,7 +42,9 @@ class ApiClient:
                     assert set(body) <= {"message", "reason", "errors"}, body
                     assert "Traceback" not in body["message"], body
             elif not path.endswith("/metrics") or "api/v1" in self.base + path:
-                raise AssertionError(f"{method} {path}: non-JSON answer {r.status_code} {r.text[:200]}")
+                raise AssertionError(
+                    f"{method} {path}: non-JSON answer {r.status_code} {r.text[:200]}"
+                )
         return r
 
     def get(self, path: str, **kw) -> requests.Response:
@@ -57,8 +59,9 @@ class ApiClient:
     def snapshot(self, folder: Path) -> str:
         from training_zoo.snapshot import pack_directory
 
-        r = self.post("/snapshots", data=pack_directory(folder),
-                      headers={"Content-Type": "application/gzip"})
+        r = self.post(
+            "/snapshots", data=pack_directory(folder), headers={"Content-Type": "application/gzip"}
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 

@@ -44,8 +44,13 @@ def wait_for_http(url: str, timeout: float = 60, ok=(200, 302, 401, 403, 404)) -
 class Platform:
     """A running hub + proxy + TZ service; ``url`` is the public URL."""
 
-    def __init__(self, home: str | Path | None = None, *, admins: str = "admin",
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        admins: str = "admin",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self._tmp = None if home else tempfile.TemporaryDirectory(prefix="tz-test-")
         self.home = Path(home or self._tmp.name)
         self.port = free_port()
@@ -72,8 +77,11 @@ class Platform:
         self.home.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "training_zoo.up"], env=self.env, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "training_zoo.up"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for_http(f"{self.url}/hub/health", ok=(200,))
         wait_for_http(f"{self.api}/", ok=(401,))
@@ -121,8 +129,12 @@ class Platform:
         body: dict = {"note": "tz tests"}
         if scopes is not None:
             body["scopes"] = scopes
-        r = s.post(f"{self.url}/hub/api/users/{user}/tokens", json=body,
-                   headers={"X-XSRFToken": s.hub_xsrf}, timeout=30)  # type: ignore[attr-defined]
+        r = s.post(
+            f"{self.url}/hub/api/users/{user}/tokens",
+            json=body,
+            headers={"X-XSRFToken": s.hub_xsrf},
+            timeout=30,
+        )  # type: ignore[attr-defined]
         r.raise_for_status()
         token = r.json()["token"]
         if scopes is None:

@@ -1,7 +1,8 @@
 """What a training process uses from TZ: :func:`log_metrics`.
 
-Metrics go to ``$TZ_METRICS_DIR/rank-<RANK>.jsonl``, one JSON object a line, appended and flushed per
-call, so the service can serve them while the job runs and nothing is lost if the service restarts.
+Metrics go to ``$TZ_METRICS_DIR/rank-<RANK>.jsonl``, one JSON object a line, appended and flushed
+per call, so the service can serve them while the job runs and nothing is lost if the service
+restarts.
 Outside a TZ job (no ``TZ_METRICS_DIR``) the call is a no-op, so the same script runs anywhere.
 """
 

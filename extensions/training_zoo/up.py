@@ -26,7 +26,7 @@ def _secret(path: Path, env: str, length: int) -> str:
 
 
 def find_hub_config() -> Path | None:
-    """``$TZ_HUB_CONFIG``, else the checkout's (current folder), else the one the wheel installed."""
+    """``$TZ_HUB_CONFIG``, else the checkout's (current folder), else the wheel's copy."""
     candidates = [
         os.environ.get("TZ_HUB_CONFIG"),
         Path.cwd() / "jupyterhub_config" / "jupyterhub_config.py",
@@ -63,13 +63,19 @@ def prepare() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     config = find_hub_config()
     if config is None:
-        print("tz up: no jupyterhub_config.py found; run from a Training Zoo checkout or set "
-              "TZ_HUB_CONFIG", file=sys.stderr)
+        print(
+            "tz up: no jupyterhub_config.py found; run from a Training Zoo checkout or set "
+            "TZ_HUB_CONFIG",
+            file=sys.stderr,
+        )
         return 2
     env = prepare()
     if "TZ_PROXY_COMMAND" not in env:
-        print("tz up: configurable-http-proxy not found; run `npm install` in the checkout or "
-              "`npm install -g configurable-http-proxy`", file=sys.stderr)
+        print(
+            "tz up: configurable-http-proxy not found; run `npm install` in the checkout or "
+            "`npm install -g configurable-http-proxy`",
+            file=sys.stderr,
+        )
         return 2
     url = f"http://127.0.0.1:{env['TZ_PORT']}"
     admins = env["TZ_ADMIN_USERS"]

@@ -34,13 +34,16 @@ def test_two_nodes_two_procs_make_world_size_four_with_identical_parameters(plat
     alice = api("alice")
     snap = alice.snapshot(workdir)
     # When she submits it on 2 nodes x 2 processes
-    job = alice.submit(name="ddp-4", entry="ddp_params.py", args=["5"], snapshot=snap,
-                       nodes=2, procs_per_node=2)
+    job = alice.submit(
+        name="ddp-4", entry="ddp_params.py", args=["5"], snapshot=snap, nodes=2, procs_per_node=2
+    )
     assert job["world_size"] == 4
     job = alice.wait(job["id"])
     # Then it succeeds with four ranks on two nodes that end with the same parameters
     assert job["status"] == "succeeded", alice.events(job["id"])
-    results = [json.loads(p.read_text()) for p in sorted(output_dir(platform, job).glob("params-*"))]
+    results = [
+        json.loads(p.read_text()) for p in sorted(output_dir(platform, job).glob("params-*"))
+    ]
     assert sorted(r["rank"] for r in results) == [0, 1, 2, 3]
     assert {r["world"] for r in results} == {4}
     assert {r["node"] for r in results} == {"0", "1"}
@@ -55,23 +58,35 @@ def test_two_nodes_two_procs_make_world_size_four_with_identical_parameters(plat
 
 def test_tensorflow_workers_get_a_correct_tf_config(platform, api, workdir):
     alice = api("alice")
-    job = alice.submit(name="tf", framework="tensorflow", entry="tf_config.py",
-                       snapshot=alice.snapshot(workdir), nodes=2, procs_per_node=1)
+    job = alice.submit(
+        name="tf",
+        framework="tensorflow",
+        entry="tf_config.py",
+        snapshot=alice.snapshot(workdir),
+        nodes=2,
+        procs_per_node=1,
+    )
     job = alice.wait(job["id"])
     assert job["status"] == "succeeded", alice.events(job["id"])
     configs = [json.loads((output_dir(platform, job) / f"tf-{i}.json").read_text()) for i in (0, 1)]
     workers = configs[0]["cluster"]["worker"]
     assert len(workers) == 2 and len(set(workers)) == 2
     assert all(w.startswith("127.0.0.1:") for w in workers)
-    assert [c["task"] for c in configs] == [{"type": "worker", "index": 0},
-                                           {"type": "worker", "index": 1}]
+    assert [c["task"] for c in configs] == [
+        {"type": "worker", "index": 0},
+        {"type": "worker", "index": 1},
+    ]
     assert all(c["cluster"] == configs[0]["cluster"] for c in configs)
 
 
 def test_custom_command_runs_once_per_node(platform, api):
     alice = api("alice")
-    job = alice.submit(name="custom", framework="custom", nodes=2,
-                       command=["sh", "-c", "echo node=$TZ_NODE_RANK of $TZ_NUM_NODES"])
+    job = alice.submit(
+        name="custom",
+        framework="custom",
+        nodes=2,
+        command=["sh", "-c", "echo node=$TZ_NODE_RANK of $TZ_NUM_NODES"],
+    )
     job = alice.wait(job["id"])
     assert job["status"] == "succeeded"
     lines = sorted(alice.logs(job["id"]))
@@ -80,22 +95,26 @@ def test_custom_command_runs_once_per_node(platform, api):
 
 def test_failing_rank_fails_the_job_with_its_exit_code(api, workdir):
     alice = api("alice")
-    job = alice.submit(name="fails", entry="fail_rank.py", snapshot=alice.snapshot(workdir),
-                       procs_per_node=2)
+    job = alice.submit(
+        name="fails", entry="fail_rank.py", snapshot=alice.snapshot(workdir), procs_per_node=2
+    )
     job = alice.wait(job["id"])
     assert job["status"] == "failed"
     assert job["reason"] == "RankFailed"
     assert job["exit_code"] == 3
     assert "rank 1 exited with code 3" in job["message"]
     events = alice.events(job["id"])
-    assert any(e["reason"] == "RankExited" and "rank 1" in e["message"] and "code 3" in e["message"]
-               for e in events)
+    assert any(
+        e["reason"] == "RankExited" and "rank 1" in e["message"] and "code 3" in e["message"]
+        for e in events
+    )
 
 
 def test_max_retries_retries_until_success(api, workdir):
     alice = api("alice")
-    job = alice.submit(name="flaky", entry="flaky.py", snapshot=alice.snapshot(workdir),
-                       max_retries=2)
+    job = alice.submit(
+        name="flaky", entry="flaky.py", snapshot=alice.snapshot(workdir), max_retries=2
+    )
     job = alice.wait(job["id"])
     assert job["status"] == "succeeded"
     assert job["attempt"] == 2
@@ -106,8 +125,9 @@ def test_max_retries_retries_until_success(api, workdir):
 
 def test_timeout_kills_the_job(api, workdir):
     alice = api("alice")
-    job = alice.submit(name="slow", entry="sleep.py", snapshot=alice.snapshot(workdir),
-                       procs_per_node=2, timeout=3)
+    job = alice.submit(
+        name="slow", entry="sleep.py", snapshot=alice.snapshot(workdir), procs_per_node=2, timeout=3
+    )
     job = alice.wait(job["id"], timeout=60)
     assert job["status"] == "failed"
     assert job["reason"] == "TimedOut"
@@ -117,8 +137,13 @@ def test_timeout_kills_the_job(api, workdir):
 
 def test_cancel_kills_every_process_of_a_running_job(api, workdir):
     alice = api("alice")
-    job = alice.submit(name="cancel-me", entry="sleep.py", snapshot=alice.snapshot(workdir),
-                       nodes=2, procs_per_node=1)
+    job = alice.submit(
+        name="cancel-me",
+        entry="sleep.py",
+        snapshot=alice.snapshot(workdir),
+        nodes=2,
+        procs_per_node=1,
+    )
     alice.wait(job["id"], {"running"})
     # wait until the ranks print, so torchrun and the ranks all exist
     for _ in range(100):
@@ -157,13 +182,15 @@ def test_priority_then_fifo_in_the_queue(api, workdir):
     alice = api("alice")
     snap = alice.snapshot(workdir)
     # fill the machine's 2 CPU slots, then queue three jobs
-    blocker = alice.submit(name="blocker", entry="sleep.py", args=["3"], snapshot=snap,
-                           resources_per_node={"cpus": 2})
+    blocker = alice.submit(
+        name="blocker", entry="sleep.py", args=["3"], snapshot=snap, resources_per_node={"cpus": 2}
+    )
     low = alice.submit(name="low", entry="sleep.py", args=["0"], snapshot=snap)
     low2 = alice.submit(name="low2", entry="sleep.py", args=["0"], snapshot=snap)
     high = alice.submit(name="high", entry="sleep.py", args=["0"], snapshot=snap, priority=5)
-    positions = {j["id"]: alice.get(f"/jobs/{j['id']}").json()["queue_position"]
-                 for j in (low, low2, high)}
+    positions = {
+        j["id"]: alice.get(f"/jobs/{j['id']}").json()["queue_position"] for j in (low, low2, high)
+    }
     assert positions[high["id"]] == 1 and positions[low["id"]] == 2 and positions[low2["id"]] == 3
     queue = alice.get("/queue").json()
     assert queue["total"]["cpus"] >= 2 and queue["queued"] >= 3
@@ -172,8 +199,9 @@ def test_priority_then_fifo_in_the_queue(api, workdir):
 
 
 def test_too_big_for_this_machine_is_a_clear_400(api):
-    r = api("alice").post("/jobs", json={"name": "huge", "code": "pass",
-                                         "resources_per_node": {"gpus": 8}})
+    r = api("alice").post(
+        "/jobs", json={"name": "huge", "code": "pass", "resources_per_node": {"gpus": 8}}
+    )
     assert r.status_code == 400
     assert r.json()["errors"] == {"resources_per_node": r.json()["errors"]["resources_per_node"]}
     assert "GPU" in r.json()["message"]

@@ -49,10 +49,12 @@ def test_sigkill_while_running_and_a_job_ending_during_the_outage(own_platform, 
     p = own_platform
     alice = ApiClient(p.api, p.token("alice"))
     snap = alice.snapshot(workdir)
-    long = alice.submit(name="survivor", entry="sleep.py", args=[str(TICKS)], snapshot=snap,
-                        procs_per_node=2)
-    short = alice.submit(name="ends-in-outage", entry="fail_rank.py", snapshot=snap,
-                         procs_per_node=2)
+    long = alice.submit(
+        name="survivor", entry="sleep.py", args=[str(TICKS)], snapshot=snap, procs_per_node=2
+    )
+    short = alice.submit(
+        name="ends-in-outage", entry="fail_rank.py", snapshot=snap, procs_per_node=2
+    )
     alice.wait(long["id"], {"running"})
     alice.wait(short["id"], {"running"})
     time.sleep(1)

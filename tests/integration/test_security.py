@@ -63,8 +63,10 @@ def test_a_token_without_tz_scopes_is_forbidden(platform):
     r = client.get("/jobs")
     assert r.status_code == 403
     assert "custom:tz:jobs:read" in r.json()["message"]
-    read_only = ApiClient(platform.api, platform.token(
-        "carol", scopes=["custom:tz:jobs:read", "access:services!service=tz"]))
+    read_only = ApiClient(
+        platform.api,
+        platform.token("carol", scopes=["custom:tz:jobs:read", "access:services!service=tz"]),
+    )
     assert read_only.get("/jobs").status_code == 200
     r = read_only.post("/jobs", json={"name": "x", "code": "pass"})
     assert r.status_code == 403 and "custom:tz:jobs:write" in r.json()["message"]
@@ -116,22 +118,32 @@ BAD_JOBS = [
     BadInput("nodes zero", {"name": "a", "code": "1", "nodes": 0}, "nodes"),
     BadInput("negative procs", {"name": "a", "code": "1", "procs_per_node": -2}, "procs_per_node"),
     BadInput("negative timeout", {"name": "a", "code": "1", "timeout": -1}, "timeout"),
-    BadInput("negative gpus", {"name": "a", "code": "1", "resources_per_node": {"gpus": -1}},
-             "resources_per_node.gpus"),
-    BadInput("bad memory", {"name": "a", "code": "1", "resources_per_node": {"memory": "lots"}},
-             "resources_per_node.memory"),
+    BadInput(
+        "negative gpus",
+        {"name": "a", "code": "1", "resources_per_node": {"gpus": -1}},
+        "resources_per_node.gpus",
+    ),
+    BadInput(
+        "bad memory",
+        {"name": "a", "code": "1", "resources_per_node": {"memory": "lots"}},
+        "resources_per_node.memory",
+    ),
     BadInput("nodes as string", {"name": "a", "code": "1", "nodes": "2"}, "nodes"),
     BadInput("no name", {"code": "1"}, "name"),
     BadInput("bad name", {"name": "../x", "code": "1"}, "name"),
     BadInput("no entry", {"name": "a"}, "entry"),
     BadInput("script without snapshot", {"name": "a", "entry": "train.py"}, "snapshot"),
-    BadInput("entry outside", {"name": "a", "entry": "../../etc/passwd", "snapshot": "0" * 64},
-             "entry"),
-    BadInput("absolute entry", {"name": "a", "entry": "/etc/passwd", "snapshot": "0" * 64},
-             "entry"),
+    BadInput(
+        "entry outside", {"name": "a", "entry": "../../etc/passwd", "snapshot": "0" * 64}, "entry"
+    ),
+    BadInput(
+        "absolute entry", {"name": "a", "entry": "/etc/passwd", "snapshot": "0" * 64}, "entry"
+    ),
     BadInput("unknown snapshot", {"name": "a", "entry": "t.py", "snapshot": "0" * 64}, "snapshot"),
     BadInput("bad framework", {"name": "a", "code": "1", "framework": "jax"}, "framework"),
-    BadInput("reserved env", {"name": "a", "code": "1", "env": {"TZ_JOB_ID": "x"}}, "env.TZ_JOB_ID"),
+    BadInput(
+        "reserved env", {"name": "a", "code": "1", "env": {"TZ_JOB_ID": "x"}}, "env.TZ_JOB_ID"
+    ),
     BadInput("args not strings", {"name": "a", "code": "1", "args": [1]}, "args"),
     BadInput("not an object", [1, 2], "body"),
     BadInput("invalid json", None, "body", raw=b"{nope"),
@@ -154,8 +166,9 @@ def test_bad_job_specs_are_400_naming_the_field(api, case):
 
 def test_missing_script_in_snapshot_is_400(api, workdir):
     alice = api("alice")
-    r = alice.post("/jobs", json={"name": "a", "entry": "missing.py",
-                                  "snapshot": alice.snapshot(workdir)})
+    r = alice.post(
+        "/jobs", json={"name": "a", "entry": "missing.py", "snapshot": alice.snapshot(workdir)}
+    )
     assert r.status_code == 400 and "missing.py" in r.json()["message"]
 
 
@@ -173,22 +186,31 @@ def _tar(members: dict[str, bytes], link: tuple[str, str] | None = None) -> byte
     return gzip.compress(buf.getvalue())
 
 
-@pytest.mark.parametrize(("name", "data"), [
-    ("traversal", _tar({"../evil.py": b"x"})),
-    ("absolute", _tar({"/etc/evil.py": b"x"})),
-    ("link out", _tar({"a.py": b"x"}, link=("b.py", "/etc/passwd"))),
-    ("not gzip", b"plain text"),
-])
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("traversal", _tar({"../evil.py": b"x"})),
+        ("absolute", _tar({"/etc/evil.py": b"x"})),
+        ("link out", _tar({"a.py": b"x"}, link=("b.py", "/etc/passwd"))),
+        ("not gzip", b"plain text"),
+    ],
+)
 def test_hostile_snapshots_are_refused(api, name, data):
     r = api("alice").post("/snapshots", data=data, headers={"Content-Type": "application/gzip"})
     assert r.status_code == 400, (name, r.text)
     assert "snapshot" in r.json()["errors"]
 
 
-@pytest.mark.parametrize(("query", "field_name"), [
-    ("?limit=0", "limit"), ("?limit=abc", "limit"), ("?offset=-1", "offset"),
-    ("?status=bogus", "status"), ("?all=maybe", "all"),
-])
+@pytest.mark.parametrize(
+    ("query", "field_name"),
+    [
+        ("?limit=0", "limit"),
+        ("?limit=abc", "limit"),
+        ("?offset=-1", "offset"),
+        ("?status=bogus", "status"),
+        ("?all=maybe", "all"),
+    ],
+)
 def test_bad_list_queries_are_400(api, query, field_name):
     r = api("alice").get("/jobs" + query)
     assert r.status_code == 400 and field_name in r.json()["message"]

@@ -17,13 +17,17 @@ pytestmark = pytest.mark.integration
 
 def start_server(platform, user: str) -> requests.Session:
     s = platform.login(user)
-    r = s.post(f"{platform.url}/hub/api/users/{user}/server",
-               headers={"X-XSRFToken": s.hub_xsrf}, timeout=30)
+    r = s.post(
+        f"{platform.url}/hub/api/users/{user}/server",
+        headers={"X-XSRFToken": s.hub_xsrf},
+        timeout=30,
+    )
     assert r.status_code in (201, 202, 400), r.text  # 400: already running
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        model = s.get(f"{platform.url}/hub/api/users/{user}",
-                      headers={"X-XSRFToken": s.hub_xsrf}, timeout=10).json()
+        model = s.get(
+            f"{platform.url}/hub/api/users/{user}", headers={"X-XSRFToken": s.hub_xsrf}, timeout=10
+        ).json()
         if model["servers"].get("", {}).get("ready"):
             break
         time.sleep(0.5)
@@ -31,8 +35,11 @@ def start_server(platform, user: str) -> requests.Session:
     s.get(f"{platform.url}/user/{user}/lab", timeout=60)
     r = s.get(f"{platform.url}/user/{user}/api/status", timeout=30)
     assert r.status_code == 200, r.status_code
-    s.user_xsrf = next(c.value for c in s.cookies  # type: ignore[attr-defined]
-                       if c.name == "_xsrf" and c.path.startswith(f"/user/{user}"))
+    s.user_xsrf = next(
+        c.value
+        for c in s.cookies  # type: ignore[attr-defined]
+        if c.name == "_xsrf" and c.path.startswith(f"/user/{user}")
+    )
     return s
 
 
@@ -53,12 +60,16 @@ def test_forwards_with_the_users_identity(platform, alice_browser):
 
 
 def test_posts_without_xsrf_are_refused(platform, alice_browser):
-    r = alice_browser.post(tz(platform, "alice", "api/v1/jobs"),
-                           json={"name": "x", "code": "pass"}, timeout=10)
+    r = alice_browser.post(
+        tz(platform, "alice", "api/v1/jobs"), json={"name": "x", "code": "pass"}, timeout=10
+    )
     assert r.status_code == 403
-    assert not alice_browser.get(tz(platform, "alice", "api/v1/jobs"), timeout=10).json()["items"] \
-        or all(j["name"] != "x" for j in
-               alice_browser.get(tz(platform, "alice", "api/v1/jobs"), timeout=10).json()["items"])
+    assert not alice_browser.get(tz(platform, "alice", "api/v1/jobs"), timeout=10).json()[
+        "items"
+    ] or all(
+        j["name"] != "x"
+        for j in alice_browser.get(tz(platform, "alice", "api/v1/jobs"), timeout=10).json()["items"]
+    )
 
 
 def test_snapshot_submit_and_live_logs_through_the_extension(platform, alice_browser):
@@ -69,19 +80,28 @@ def test_snapshot_submit_and_live_logs_through_the_extension(platform, alice_bro
         "import time\nprint('first line', flush=True)\ntime.sleep(4)\nprint('last line')\n"
     )
     # Given a snapshot of a folder of alice's Lab root
-    r = s.post(tz(platform, "alice", "snapshot"), json={"path": "project"},
-               headers={"X-XSRFToken": xsrf}, timeout=30)
+    r = s.post(
+        tz(platform, "alice", "snapshot"),
+        json={"path": "project"},
+        headers={"X-XSRFToken": xsrf},
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     snap = r.json()["id"]
     # When she submits through her server
-    r = s.post(tz(platform, "alice", "api/v1/jobs"), headers={"X-XSRFToken": xsrf}, timeout=30,
-               json={"name": "via-lab", "entry": "train.py", "snapshot": snap})
+    r = s.post(
+        tz(platform, "alice", "api/v1/jobs"),
+        headers={"X-XSRFToken": xsrf},
+        timeout=30,
+        json={"name": "via-lab", "entry": "train.py", "snapshot": snap},
+    )
     assert r.status_code == 201, r.text
     job = r.json()
     assert r.headers["Location"] == f"/user/alice/tz/api/v1/jobs/{job['id']}"
     # Then the SSE stream delivers the first line while the job is still running
-    with s.get(tz(platform, "alice", f"api/v1/jobs/{job['id']}/logs?follow=true"),
-               stream=True, timeout=60) as stream:
+    with s.get(
+        tz(platform, "alice", f"api/v1/jobs/{job['id']}/logs?follow=true"), stream=True, timeout=60
+    ) as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         lines = stream.iter_lines(decode_unicode=True)
         for line in lines:
@@ -97,8 +117,12 @@ def test_snapshot_submit_and_live_logs_through_the_extension(platform, alice_bro
 
 @pytest.mark.parametrize("path", ["..", "../bob", "/etc", "project/../../.."])
 def test_snapshot_paths_outside_the_lab_root_are_refused(platform, alice_browser, path):
-    r = alice_browser.post(tz(platform, "alice", "snapshot"), json={"path": path},
-                           headers={"X-XSRFToken": alice_browser.user_xsrf}, timeout=30)
+    r = alice_browser.post(
+        tz(platform, "alice", "snapshot"),
+        json={"path": path},
+        headers={"X-XSRFToken": alice_browser.user_xsrf},
+        timeout=30,
+    )
     assert r.status_code == 400
     assert r.json()["message"].startswith("path:")
 

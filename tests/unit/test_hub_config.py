@@ -49,7 +49,9 @@ def test_roles_grant_tz_scopes_and_admins_get_tz_admin(config):
     assert roles["tz-admin"]["users"] == ["root", "boss"]
     assert "custom:tz:admin" in roles["tz-admin"]["scopes"]
     assert set(config.JupyterHub.custom_scopes) == {
-        "custom:tz:jobs:read", "custom:tz:jobs:write", "custom:tz:admin"
+        "custom:tz:jobs:read",
+        "custom:tz:jobs:write",
+        "custom:tz:admin",
     }
     assert "access:services!service=tz" in config.Spawner.server_token_scopes
     assert "access:servers!server" in config.Spawner.server_token_scopes

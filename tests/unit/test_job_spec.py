@@ -19,11 +19,22 @@ class Case:
 
 CASES = [
     Case("minimal cell", {"name": "a", "code": "print(1)"}),
-    Case("kubeflow-like", {"name": "bert.ft_1", "entry": "train.py", "snapshot": "a" * 64,
-                           "nodes": 2, "procs_per_node": 4,
-                           "resources_per_node": {"gpus": 1, "cpus": 4, "memory": "16Gi"},
-                           "args": ["--lr", "0.1"], "env": {"WANDB_MODE": "off"},
-                           "max_retries": 1, "timeout": 3600, "priority": 10}),
+    Case(
+        "kubeflow-like",
+        {
+            "name": "bert.ft_1",
+            "entry": "train.py",
+            "snapshot": "a" * 64,
+            "nodes": 2,
+            "procs_per_node": 4,
+            "resources_per_node": {"gpus": 1, "cpus": 4, "memory": "16Gi"},
+            "args": ["--lr", "0.1"],
+            "env": {"WANDB_MODE": "off"},
+            "max_retries": 1,
+            "timeout": 3600,
+            "priority": 10,
+        },
+    ),
     Case("custom command", {"name": "c", "framework": "custom", "command": ["bash", "run.sh"]}),
     Case("command needs custom", {"name": "c", "command": ["bash"]}, "command"),
     Case("two entries", {"name": "a", "code": "x", "entry": "t.py", "snapshot": "a" * 64}, "entry"),
@@ -33,8 +44,11 @@ CASES = [
     Case("too many nodes", {"name": "a", "code": "x", "nodes": 1000}, "nodes"),
     Case("bad env name", {"name": "a", "code": "x", "env": {"1X": "y"}}, "env.1X"),
     Case("env value not str", {"name": "a", "code": "x", "env": {"X": 1}}, "env.X"),
-    Case("unknown resource", {"name": "a", "code": "x", "resources_per_node": {"tpus": 1}},
-         "resources_per_node.tpus"),
+    Case(
+        "unknown resource",
+        {"name": "a", "code": "x", "resources_per_node": {"tpus": 1}},
+        "resources_per_node.tpus",
+    ),
     Case("snapshot not an id", {"name": "a", "entry": "t.py", "snapshot": "../x"}, "snapshot"),
     Case("name too long", {"name": "a" * 64, "code": "x"}, "name"),
 ]

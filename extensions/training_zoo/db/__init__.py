@@ -1,1 +1,2 @@
-"""Metadata store: SQLAlchemy ORM classes (:mod:`.orm`) and sessions with alembic upgrades (:mod:`.session`)."""
+"""Metadata store: SQLAlchemy ORM classes (:mod:`.orm`) and sessions with alembic upgrades
+(:mod:`.session`)."""

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import secrets
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from traitlets import Any as AnyTrait
 from traitlets import Instance, Integer, Unicode
-from traitlets.utils.importstring import import_item
 from traitlets.config import LoggingConfigurable
+from traitlets.utils.importstring import import_item
 
 from ..db.orm import Job, JobEvent
 from ..errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
@@ -88,10 +87,6 @@ class TzJobManager(LoggingConfigurable):
 
     max_procs_per_node = Integer(
         16, help="Largest ``procs_per_node`` a job may ask for. Default: 16."
-    ).tag(config=True)
-
-    id_suffix = Unicode(
-        "", help="For tests only: a fixed suffix for job ids instead of a random one."
     ).tag(config=True)
 
     storage = Instance(TzStorage)
@@ -168,7 +163,7 @@ class TzJobManager(LoggingConfigurable):
 
     def _new_id(self, name: str) -> str:
         slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:40] or "job"
-        return f"{slug}-{self.id_suffix or secrets.token_hex(4)}"
+        return f"{slug}-{secrets.token_hex(4)}"
 
     def _add_event(self, db: Session, job: Job, event: Event) -> None:
         db.add(JobEvent(
@@ -240,9 +235,9 @@ class TzJobManager(LoggingConfigurable):
                 )
         with self.sessions() as db:
             unfinished = db.scalar(
-                select(func.count()).select_from(Job).where(
-                    Job.owner == user.name, Job.status.not_in(list(FINISHED))
-                )
+                select(func.count())
+                .select_from(Job)
+                .where(Job.owner == user.name, Job.status.not_in(list(FINISHED)))
             )
             if unfinished >= self.max_queued_per_user:
                 raise QuotaExceeded(
@@ -272,8 +267,13 @@ class TzJobManager(LoggingConfigurable):
         return await self.get(user, job.id)
 
     async def list(
-        self, user: Identity, *, status: list[str] | None = None, all_users: bool = False,
-        offset: int = 0, limit: int = 50,
+        self,
+        user: Identity,
+        *,
+        status: list[str] | None = None,
+        all_users: bool = False,
+        offset: int = 0,
+        limit: int = 50,
     ) -> tuple[list[dict[str, Any]], int]:
         """Jobs the caller may see, newest first, and the total count."""
         for s in status or []:
@@ -341,8 +341,9 @@ class TzJobManager(LoggingConfigurable):
         with self.sessions() as db:
             job = self._visible(db, user, job_id)
             if job.status not in FINISHED:
-                raise Conflict(f"job {job_id} is {job.status}; cancel it first",
-                               reason="JobNotFinished")
+                raise Conflict(
+                    f"job {job_id} is {job.status}; cancel it first", reason="JobNotFinished"
+                )
             bjob = self._backend_job(job)
             db.delete(job)
             db.commit()

@@ -128,14 +128,17 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
     name = body.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise InvalidRequest.field(
-            "name", "required: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            "name",
+            "required: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
     framework = body.get("framework", "pytorch")
     if framework not in FRAMEWORKS:
         raise InvalidRequest.field("framework", f"must be one of {', '.join(FRAMEWORKS)}")
 
     entry, code, command = body.get("entry"), body.get("code"), body.get("command")
-    given = [k for k, v in (("entry", entry), ("code", code), ("command", command)) if v is not None]
+    given = [
+        k for k, v in (("entry", entry), ("code", code), ("command", command)) if v is not None
+    ]
     if len(given) != 1:
         raise InvalidRequest.field("entry", "give exactly one of entry (a script), code or command")
     if entry is not None:
@@ -164,8 +167,9 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
         if not isinstance(value, str) or "\x00" in value:
             raise InvalidRequest.field(f"env.{key}", "must be a string")
 
-    res = check_fields(body.get("resources_per_node") or {}, {"gpus", "cpus", "memory"},
-                       "resources_per_node")
+    res = check_fields(
+        body.get("resources_per_node") or {}, {"gpus", "cpus", "memory"}, "resources_per_node"
+    )
     gpus = _int(res, "gpus", 0, 0, 64, "resources_per_node.")
     cpus = _number(res, "cpus", 1, 0.1, 1024, "resources_per_node.")
     memory = res.get("memory")

@@ -70,16 +70,22 @@ class TzHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason}))
 
-    async def forward(self, path: str, method: str, body: bytes | None,
-                      headers: dict[str, str]) -> None:
+    async def forward(
+        self, path: str, method: str, body: bytes | None, headers: dict[str, str]
+    ) -> None:
         fw = self.forwarder
         if not fw.service_url or not fw.token:
-            self.tz_error(503, "the TZ service is not configured for this server "
-                          "(TZ_SERVICE_URL / JUPYTERHUB_API_TOKEN missing)", "NotConfigured")
+            self.tz_error(
+                503,
+                "the TZ service is not configured for this server "
+                "(TZ_SERVICE_URL / JUPYTERHUB_API_TOKEN missing)",
+                "NotConfigured",
+            )
             return
         url = url_path_join(fw.service_url, path)
-        stream = "text/event-stream" in headers.get("Accept", "") or \
-            self.get_query_argument("follow", "") in ("1", "true")
+        stream = "text/event-stream" in headers.get("Accept", "") or self.get_query_argument(
+            "follow", ""
+        ) in ("1", "true")
         started = False
 
         def on_header(line: str) -> None:
@@ -121,8 +127,9 @@ class TzHandler(APIHandler):
             if not started:
                 self.log.warning("TZ service unreachable at %s: %s", fw.service_url, e)
                 self.clear_header("Content-Type")
-                self.tz_error(502, "the TZ service is unreachable; try again shortly",
-                              "ServiceUnavailable")
+                self.tz_error(
+                    502, "the TZ service is unreachable; try again shortly", "ServiceUnavailable"
+                )
             return
         if not self._finished:
             self.finish()
@@ -134,16 +141,21 @@ class TzHandler(APIHandler):
         return location
 
     def request_headers(self) -> dict[str, str]:
-        return {h: self.request.headers[h] for h in FORWARD_REQUEST_HEADERS
-                if h in self.request.headers}
+        return {
+            h: self.request.headers[h] for h in FORWARD_REQUEST_HEADERS if h in self.request.headers
+        }
 
 
 class ForwardHandler(TzHandler):
     """``/tz/api/v1/<path>`` → ``<service>/api/v1/<path>``, same verb, body and query."""
 
     async def _forward(self, path: str) -> None:
-        await self.forward(f"api/v1/{path}", self.request.method or "GET",
-                           self.request.body, self.request_headers())
+        await self.forward(
+            f"api/v1/{path}",
+            self.request.method or "GET",
+            self.request.body,
+            self.request_headers(),
+        )
 
     @web.authenticated
     @authorized
@@ -170,12 +182,13 @@ class SnapshotHandler(TzHandler):
         try:
             body: Any = json.loads(self.request.body or b"{}")
         except ValueError:
-            self.tz_error(400, "body: must be JSON like {\"path\": \"folder\"}", "InvalidField")
+            self.tz_error(400, 'body: must be JSON like {"path": "folder"}', "InvalidField")
             return
         rel = body.get("path", "") if isinstance(body, dict) else None
         if not isinstance(rel, str):
-            self.tz_error(400, "path: must be a folder path relative to the Lab root",
-                          "InvalidField")
+            self.tz_error(
+                400, "path: must be a folder path relative to the Lab root", "InvalidField"
+            )
             return
         root = os.path.realpath(self.settings["server_root_dir"])
         folder = os.path.realpath(os.path.join(root, rel.lstrip("/")))
@@ -190,8 +203,7 @@ class SnapshotHandler(TzHandler):
         except SnapshotTooLarge as e:
             self.tz_error(413, f"path: {e}", "SnapshotTooLarge")
             return
-        await self.forward("api/v1/snapshots", "POST", data,
-                           {"Content-Type": "application/gzip"})
+        await self.forward("api/v1/snapshots", "POST", data, {"Content-Type": "application/gzip"})
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
@@ -202,8 +214,10 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         (url_path_join(base, r"tz/api/v1/(.*)"), ForwardHandler),
         (url_path_join(base, r"tz/snapshot"), SnapshotHandler),
     ])  # fmt: skip
-    serverapp.log.info("training_zoo: forwarding /tz/api/v1 to %s",
-                       web_app.settings["tz_forwarder"].service_url or "(not configured)")
+    serverapp.log.info(
+        "training_zoo: forwarding /tz/api/v1 to %s",
+        web_app.settings["tz_forwarder"].service_url or "(not configured)",
+    )
 
 
 # jupyter-server < 2 name, kept so older servers still load it.

@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Application
 
 from .._version import __version__
@@ -77,7 +77,8 @@ class TzService(Application):
         return os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
     prefix = Unicode(
-        help="URL prefix of the service. Default: ``$JUPYTERHUB_SERVICE_PREFIX`` or ``/services/tz/``."
+        help="URL prefix of the service. "
+        "Default: ``$JUPYTERHUB_SERVICE_PREFIX`` or ``/services/tz/``."
     ).tag(config=True)
 
     @default("prefix")
@@ -100,11 +101,6 @@ class TzService(Application):
         60, help="Seconds a resolved token is cached before asking the hub again. Default: 60."
     ).tag(config=True)
 
-    allow_origin = List(
-        Unicode(), help="Origins allowed for CORS; none by default (the browser goes through "
-        "the user's server). Default: ``[]``."
-    ).tag(config=True)
-
     debug = Bool(False, help="Tornado debug mode (never in production). Default: False.").tag(
         config=True
     )
@@ -124,10 +120,15 @@ class TzService(Application):
         self.hub_auth = HubAuth(parent=self, cache_max_age=self.hub_api_cache_seconds)
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.sessions))
-        self.requests = Counter("tz_http_requests", "HTTP requests", ["method", "handler", "code"],
-                                registry=self.registry)
-        self.latency = Histogram("tz_http_request_seconds", "Request latency", ["handler"],
-                                 registry=self.registry)
+        self.requests = Counter(
+            "tz_http_requests",
+            "HTTP requests",
+            ["method", "handler", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tz_http_request_seconds", "Request latency", ["handler"], registry=self.registry
+        )
         self.web_app = self.make_app()
 
     def init_logging(self) -> None:
@@ -145,8 +146,13 @@ class TzService(Application):
         self.requests.labels(handler.request.method, name, str(status)).inc()
         self.latency.labels(name).observe(handler.request.request_time())
         level = self.log.warning if status >= 400 else self.log.debug
-        level("%s %s %s %.1fms", status, handler.request.method, handler.request.path,
-              1000 * handler.request.request_time())
+        level(
+            "%s %s %s %.1fms",
+            status,
+            handler.request.method,
+            handler.request.path,
+            1000 * handler.request.request_time(),
+        )
 
     def make_app(self) -> web.Application:
         prefix = "/" + self.prefix.strip("/") + "/"
@@ -171,8 +177,9 @@ class TzService(Application):
     async def start_async(self) -> None:
         await self.jobs.start()
         parsed = urlparse(self.url)
-        server = HTTPServer(self.web_app, xheaders=True, max_body_size=self.jobs.max_snapshot_bytes
-                            + (1 << 20))
+        server = HTTPServer(
+            self.web_app, xheaders=True, max_body_size=self.jobs.max_snapshot_bytes + (1 << 20)
+        )
         server.listen(parsed.port or 80, parsed.hostname or "127.0.0.1")
         self.log.info("TZ service %s listening on %s%s", __version__, self.url, self.prefix)
         stop = asyncio.Event()

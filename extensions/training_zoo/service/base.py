@@ -2,7 +2,8 @@
 
 It authenticates the hub token with ``HubAuth`` (header only: the service never reads cookies),
 checks the scope each verb requires, parses and validates JSON bodies, paginates lists, streams
-Server-Sent Events and turns every error into ``{"message", "reason", "errors"?}`` with no traceback.
+Server-Sent Events and turns every error into ``{"message", "reason", "errors"?}`` with no
+traceback.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class TzAPIHandler(web.RequestHandler):
             raise Forbidden("this token may not access the tz service", reason="NoServiceAccess")
         kind = model.get("kind", "user")
         name = model.get("name") or ""
-        return Identity(name=name, kind=kind, groups=tuple(model.get("groups") or ()),
-                        scopes=scopes)
+        return Identity(
+            name=name, kind=kind, groups=tuple(model.get("groups") or ()), scopes=scopes
+        )
 
     # ---- input -----------------------------------------------------------------------------
 
@@ -184,8 +186,13 @@ class TzAPIHandler(web.RequestHandler):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, TzError):
-            self.log.warning("%s %s -> %s %s", self.request.method, self.request.path,
-                             e.status_code, e.log_message)
+            self.log.warning(
+                "%s %s -> %s %s",
+                self.request.method,
+                self.request.path,
+                e.status_code,
+                e.log_message,
+            )
             if not self._finished:
                 self.send_error(e.status_code, exc_info=(type(e), e, e.__traceback__))
             return
@@ -197,4 +204,4 @@ class NotFoundHandler(TzAPIHandler):
 
     async def prepare(self) -> None:
         await self.authenticate()
-        raise web.HTTPError(404, "no such API route: %s" % self.request.path)
+        raise web.HTTPError(404, "no such API route: %s", self.request.path)

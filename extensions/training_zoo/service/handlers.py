@@ -1,4 +1,5 @@
-"""Service-wide handlers: ``GET /api/v1/`` (version, backends, caller) and Prometheus ``/metrics``."""
+"""Service-wide handlers: ``GET /api/v1/`` (version, backends, caller) and Prometheus
+``/metrics``."""
 
 from __future__ import annotations
 

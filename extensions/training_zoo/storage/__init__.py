@@ -1,8 +1,10 @@
 """TZ object storage on fsspec: a local folder by default, S3 (AWS, MinIO, OBS, Ceph RGW) by config.
 
-Exports :class:`TzStorage` and :func:`join_key`. Only the TZ service holds storage credentials.
+Exports :class:`TzStorage` and :func:`join_key`. Only the TZ service holds storage
+credentials.
 Keys are ``/``-separated, relative to the configured root; :func:`join_key` refuses anything that
-could step outside it (``..``, absolute paths, backslashes, NUL), so a user-named path can never reach
+could step outside it (``..``, absolute paths, backslashes, NUL), so a user-named path can never
+reach
 another prefix.
 """
 
@@ -55,7 +57,8 @@ class TzStorage(LoggingConfigurable):
     storage_options = Dict(
         help="""Options passed to the fsspec filesystem, e.g. for S3
         ``{"client_kwargs": {"endpoint_url": "http://minio:9000"}, "key": ..., "secret": ...}``.
-        Credentials may instead come from the usual ``AWS_*`` environment variables. Default: ``{}``.
+        Credentials may instead come from the usual ``AWS_*`` environment variables.
+        Default: ``{}``.
         """,
     ).tag(config=True)
 

@@ -93,7 +93,11 @@ class TzJobBackend(LoggingConfigurable, metaclass=_BackendMeta):
 
     @abc.abstractmethod
     def get_job_logs(
-        self, job: BackendJob, rank: int | None, follow: bool, tail: int | None,
+        self,
+        job: BackendJob,
+        rank: int | None,
+        follow: bool,
+        tail: int | None,
         is_done: Callable[[], Awaitable[bool]],
     ) -> AsyncIterator[tuple[int, str]]:
         """Yield ``(rank, line)``; with ``follow``, keep going until ``is_done()`` and drained."""

@@ -419,7 +419,11 @@ class TzLocalBackend(TzJobBackend):
         return sorted(ranks)
 
     async def get_job_logs(
-        self, job: BackendJob, rank: int | None, follow: bool, tail: int | None,
+        self,
+        job: BackendJob,
+        rank: int | None,
+        follow: bool,
+        tail: int | None,
         is_done: Callable[[], Awaitable[bool]],
     ) -> AsyncIterator[tuple[int, str]]:
         logs = self.attempt_dir(job) / "logs"

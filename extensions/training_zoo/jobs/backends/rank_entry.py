@@ -1,10 +1,12 @@
-"""Per-rank wrapper of the local backend: ``python rank_entry.py SCRIPT|--command CMD... -- ARGS``.
+"""Per-rank wrapper of the local backend: ``python rank_entry.py SCRIPT [ARGS]`` or
+``python rank_entry.py --command CMD [ARGS]``.
 
-torchrun (or the supervisor, for TensorFlow and custom jobs) starts this file once per rank. It runs
-the user's program as a child with stdout and stderr going to ``$TZ_LOGS_DIR/rank-<RANK>.log``, so
-every line lands on disk even if the TZ service is down, and records the child's exit code or signal
-in ``$TZ_RANKS_DIR/rank-<RANK>.json``, which is how per-rank exit codes and OOM kills reach the job's
-events. It imports nothing from TZ to keep the start cheap.
+torchrun (or the supervisor, for TensorFlow and custom jobs) starts this file once per rank.
+It runs the user's program as a child with stdout and stderr going to
+``$TZ_LOGS_DIR/rank-<RANK>.log``, so every line lands on disk even if the TZ service is down,
+and records the child's exit code or signal in ``$TZ_RANKS_DIR/rank-<RANK>.json``: that is how
+per-rank exit codes and OOM kills reach the job's events. It imports nothing from TZ to keep the
+start cheap.
 """
 
 import json
@@ -29,6 +31,7 @@ def main(argv: list[str]) -> int:
             log.write(f"tz: cannot start {cmd[0]}: {e}\n".encode())
             code, sig = 127, None
         else:
+
             def forward(signum, _frame):
                 child.send_signal(signum)
 

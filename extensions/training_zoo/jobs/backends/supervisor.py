@@ -1,4 +1,6 @@
-"""The local backend's per-job supervisor: ``python -m training_zoo.jobs.backends.supervisor RUN_DIR``.
+"""The local backend's per-job supervisor.
+
+Run as ``python -m training_zoo.jobs.backends.supervisor RUN_DIR``.
 
 The TZ service starts one supervisor per job attempt in a new session, so restarting (or killing)
 the service leaves the job running. The supervisor reads ``RUN_DIR/launch.json``, starts one
@@ -134,8 +136,11 @@ class Supervisor:
 
     def kill_all(self) -> None:
         """SIGTERM the whole tree, SIGKILL what is left after the grace period."""
-        kill_job_processes(self.spec["job_id"], grace=float(self.spec.get("kill_grace", 5)),
-                           extra=self.descendants())
+        kill_job_processes(
+            self.spec["job_id"],
+            grace=float(self.spec.get("kill_grace", 5)),
+            extra=self.descendants(),
+        )
 
     def on_sigterm(self, _signum: int, _frame: object) -> None:
         if self.stopping is None:
@@ -153,8 +158,14 @@ class Supervisor:
         for argv, env, log_name in self.commands():
             log = open(os.path.join(s["logs_dir"], log_name), "ab")
             self.procs.append(
-                subprocess.Popen(argv, cwd=s["code_dir"], env=env, stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                subprocess.Popen(
+                    argv,
+                    cwd=s["code_dir"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
             )
         self.event(
             "Started",
@@ -196,16 +207,22 @@ class Supervisor:
         records = self.rank_records()
         for r in records:
             if r["exit_code"] != 0:
-                how = (f"was killed by signal {r['signal']}" if r["signal"]
-                       else f"exited with code {r['exit_code']}")
-                self.event("RankExited", f"rank {r['rank']} (node {r['node_rank']}) {how}",
-                           "Warning")
+                how = (
+                    f"was killed by signal {r['signal']}"
+                    if r["signal"]
+                    else f"exited with code {r['exit_code']}"
+                )
+                self.event(
+                    "RankExited", f"rank {r['rank']} (node {r['node_rank']}) {how}", "Warning"
+                )
         failures = [r for r in records if r["exit_code"] != 0]
         # The first rank to fail is the cause; later SIGTERMs come from the launcher tearing down.
         cause = min(failures, key=lambda r: r["mtime"]) if failures else None
         exit_code: int | None = cause["exit_code"] if cause else None
         if self.stopping == "cancel":
-            who = (self.run / "cancel").read_text().strip() if (self.run / "cancel").exists() else ""
+            who = (
+                (self.run / "cancel").read_text().strip() if (self.run / "cancel").exists() else ""
+            )
             status, reason = "cancelled", "Cancelled"
             message = f"cancelled by {who}" if who else "cancelled"
         elif self.stopping == "timeout":
@@ -217,8 +234,10 @@ class Supervisor:
             message = f"all {ranks} rank(s) exited with code 0"
         elif cause and cause["signal"] == signal.SIGKILL:
             status, reason = "failed", "OOMKilled"
-            message = (f"rank {cause['rank']} was killed by SIGKILL, most likely out of memory "
-                       f"(resources_per_node.memory: {self.spec.get('memory') or 'unset'})")
+            message = (
+                f"rank {cause['rank']} was killed by SIGKILL, most likely out of memory "
+                f"(resources_per_node.memory: {self.spec.get('memory') or 'unset'})"
+            )
         elif cause:
             status, reason = "failed", "RankFailed"
             message = f"rank {cause['rank']} exited with code {cause['exit_code']}"
@@ -226,11 +245,15 @@ class Supervisor:
             bad = next(c for c in node_codes if c != 0)
             status, reason, exit_code = "failed", "LauncherFailed", bad
             message = f"the launcher exited with code {bad} before any rank ran (see node logs)"
-        self.event("Succeeded" if status == "succeeded" else reason, message,
-                   "Normal" if status == "succeeded" else "Warning")
+        self.event(
+            "Succeeded" if status == "succeeded" else reason,
+            message,
+            "Normal" if status == "succeeded" else "Warning",
+        )
         self.events.close()
-        self.state(status=status, reason=reason, message=message, exit_code=exit_code,
-                   finished=time.time())
+        self.state(
+            status=status, reason=reason, message=message, exit_code=exit_code, finished=time.time()
+        )
         return 0
 
 
@@ -276,8 +299,13 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - the service must always get a final state
         sup.event("SupervisorError", f"the job supervisor failed: {e}", "Warning")
         sup.kill_all()
-        sup.state(status="failed", reason="SupervisorError", message=str(e), exit_code=None,
-                  finished=time.time())
+        sup.state(
+            status="failed",
+            reason="SupervisorError",
+            message=str(e),
+            exit_code=None,
+            finished=time.time(),
+        )
         return 1
 
 

@@ -1,0 +1,12 @@
+/**
+ * The Training Zoo labextension: one plugin per domain.
+ */
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { jobsPlugin } from './jobs/plugin';
+
+export * from './tokens';
+
+const plugins: JupyterFrontEndPlugin<any>[] = [jobsPlugin];
+
+export default plugins;

@@ -1,0 +1,105 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { IJob } from '../../api/jobs';
+import { errorMessage } from '../../api/request';
+import { useSignal } from '../hooks';
+import { JobModel } from '../model';
+import { EventsTable } from './EventsTable';
+import { JobHeader } from './JobHeader';
+import { LogViewer } from './LogViewer';
+import { MetricsChart } from './MetricsChart';
+
+/**
+ * Properties of `JobDetail`.
+ */
+export interface IJobDetailProps {
+  model: JobModel;
+  trans: TranslationBundle;
+  /** Open the view of a job (a clone, or the job this one was cloned from). */
+  onOpen: (id: string) => void;
+  /** Called when an error should be notified to the user. */
+  onError: (message: string) => void;
+  /** Called after a successful clone with the new job. */
+  onCloned: (job: IJob) => void;
+}
+
+/**
+ * The body of a job view: header with actions, logs, metrics and events.
+ */
+export function JobDetail(props: IJobDetailProps): JSX.Element {
+  const { model, trans, onOpen, onError, onCloned } = props;
+  useSignal(model.changed);
+  const [busy, setBusy] = React.useState(false);
+  const job = model.job;
+
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await action();
+    } catch (error) {
+      onError(errorMessage(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const onCancel = () =>
+    run(async () => {
+      await model.cancel();
+    });
+  const onClone = () =>
+    run(async () => {
+      onCloned(await model.clone());
+    });
+
+  return (
+    <div className="jp-tz-JobDetail">
+      {job ? (
+        <JobHeader
+          job={job}
+          trans={trans}
+          busy={busy}
+          onCancel={onCancel}
+          onClone={onClone}
+          onOpen={onOpen}
+        />
+      ) : (
+        <div className="jp-tz-JobHeader">
+          <h2 className="jp-tz-JobHeader-name">{model.id}</h2>
+          <div className="jp-tz-Empty">
+            {model.error ? model.error : trans.__('Loading…')}
+          </div>
+        </div>
+      )}
+      {job && model.error && (
+        <div className="jp-tz-Unavailable" role="alert">
+          {trans.__('Status unavailable: %1', model.error)}
+        </div>
+      )}
+      <section className="jp-tz-Section jp-tz-Section-logs">
+        <h3 className="jp-tz-Section-title">{trans.__('Logs')}</h3>
+        <LogViewer
+          trans={trans}
+          logs={model.logs}
+          version={model.logsVersion}
+          ranks={model.ranks}
+          dropped={model.droppedLines}
+          state={model.logsState}
+        />
+      </section>
+      <section className="jp-tz-Section">
+        <h3 className="jp-tz-Section-title">{trans.__('Metrics')}</h3>
+        <MetricsChart
+          trans={trans}
+          metrics={model.metrics}
+          version={model.metricsVersion}
+          state={model.metricsState}
+        />
+      </section>
+      <section className="jp-tz-Section">
+        <h3 className="jp-tz-Section-title">{trans.__('Events')}</h3>
+        <EventsTable trans={trans} events={model.events} />
+      </section>
+    </div>
+  );
+}

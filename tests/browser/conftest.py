@@ -57,7 +57,7 @@ def lab(browser, platform):
         page.click("input[type=submit], button[type=submit]")
         page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
         page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
-        page.wait_for_selector(".jp-Launcher, .jp-NotebookPanel", timeout=60_000)
+        page.wait_for_selector('[data-id="tz-jobs-panel"]', timeout=60_000)
         return page
 
     yield open_lab

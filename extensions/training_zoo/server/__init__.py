@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 from typing import Any
+from urllib.parse import urlencode
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -107,8 +108,12 @@ class TzHandler(APIHandler):
             self.write(chunk)
             asyncio.ensure_future(self.flush())
 
+        # _xsrf is for this server (EventSource cannot send the header); never pass it on.
+        query = urlencode(
+            [(k, v) for k, vs in self.request.query_arguments.items() if k != "_xsrf" for v in vs]
+        )
         request = httpclient.HTTPRequest(
-            url + (("?" + self.request.query) if self.request.query else ""),
+            url + (f"?{query}" if query else ""),
             method=method,
             headers={**headers, "Authorization": f"token {fw.token}"},
             body=body if method in ("POST", "PUT", "PATCH") else None,

@@ -26,6 +26,26 @@ export interface IStream {
 }
 
 /**
+ * Add the `_xsrf` cookie's value as a query argument.
+ *
+ * `EventSource` cannot send the `X-XSRFToken` header, and a JupyterHub
+ * single-user server checks XSRF on every cookie-authenticated request that is
+ * not a page navigation, GETs included; the `_xsrf` argument is the other form
+ * it accepts.
+ *
+ * @param url - the stream URL.
+ * @returns the URL with `_xsrf` appended when the cookie exists.
+ */
+export function withXsrf(url: string): string {
+  const match = document.cookie.match('\\b_xsrf=([^;]*)\\b');
+  if (!match) {
+    return url;
+  }
+  const separator = url.includes('?') ? '&' : '?';
+  return `${url}${separator}_xsrf=${encodeURIComponent(match[1])}`;
+}
+
+/**
  * Follow a server-sent-events stream.
  *
  * The browser's automatic reconnection is disabled: the first error closes the
@@ -41,7 +61,7 @@ export function followStream<T>(
   url: string,
   handlers: IStreamHandlers<T>
 ): IStream {
-  const source = new EventSource(url);
+  const source = new EventSource(withXsrf(url));
   let closed = false;
   const close = () => {
     if (!closed) {

@@ -1,0 +1,660 @@
+"""The ``tz`` command line: submit and follow training jobs from a terminal.
+
+Exports
+-------
+main(argv=None) -> int
+    Entry point of the ``tz`` console script.
+Subcommand, register_subcommand, make_client
+    How subcommands plug in (see below).
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_JOB_CANCELLED, EXIT_API_ERROR
+    Exit codes.
+JOB_COLUMNS, job_rows, format_table, parse_env, int_at_least, positive_number
+    Helpers shared with the magics.
+
+Usage::
+
+    tz up [JUPYTERHUB ARGS...]
+    tz [--url URL] [--token TOKEN] train [options] SCRIPT [ARGS...]
+    tz jobs [--all] [--status S]
+    tz logs JOB [--follow] [--rank N] [--tail N]
+    tz status JOB [--json]
+    tz cancel JOB
+    tz clone JOB [--name NAME]
+
+``tz train`` options go before SCRIPT; everything after SCRIPT is passed to the script unchanged,
+as with ``torchrun``. It prints the new job's id on stdout (``JOB=$(tz train x.py)`` works);
+``--wait`` then waits and prints the final status on stderr.
+
+Exit codes
+----------
+0  success (with ``--wait``: the job succeeded)
+1  the job failed (``--wait``)
+2  usage error: bad options, missing script, script outside the working directory
+3  the job was cancelled (``--wait``)
+4  API or connection error (the service's message is printed), or no service configured
+130  interrupted (Ctrl-C)
+
+Errors are printed as ``tz: error: <message>`` on stderr, never as a traceback.
+
+Adding a subcommand
+-------------------
+Build a :class:`Subcommand` (name, help, ``configure(parser)``, ``run(args) -> exit code``) and pass
+it to :func:`register_subcommand` when this module is imported; ``run`` calls
+``make_client(args)`` only if it talks to the service. ``tz up`` is wired this way: its ``run``
+imports :mod:`training_zoo.up` only when called, so the other commands stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .client import Client, TzClientError
+
+__all__ = [
+    "EXIT_API_ERROR",
+    "EXIT_JOB_CANCELLED",
+    "EXIT_JOB_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "JOB_COLUMNS",
+    "Subcommand",
+    "format_table",
+    "int_at_least",
+    "job_rows",
+    "main",
+    "make_client",
+    "parse_env",
+    "positive_number",
+    "register_subcommand",
+]
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_USAGE = 2
+EXIT_JOB_CANCELLED = 3
+EXIT_API_ERROR = 4
+EXIT_INTERRUPTED = 130
+
+_EXIT_FOR_STATUS = {
+    "succeeded": EXIT_OK,
+    "failed": EXIT_JOB_FAILED,
+    "cancelled": EXIT_JOB_CANCELLED,
+}
+
+#: Seconds between status polls of ``tz train --wait``.
+POLL_INTERVAL = 2.0
+
+# -- helpers shared with the magics ----------------------------------------------------------
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers ``>= minimum`` with a message naming the rule.
+
+    Parameters
+    ----------
+    minimum : int
+        Smallest accepted value.
+
+    Returns
+    -------
+    callable
+        ``str -> int``, raising ``argparse.ArgumentTypeError``.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"int>={minimum}"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type`` accepting numbers ``> 0`` (CPU counts may be fractional).
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    float
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def parse_env(pairs: Sequence[str] | None, option: str = "--env") -> dict[str, str]:
+    """Turn ``["K=V", ...]`` into a dict.
+
+    Parameters
+    ----------
+    pairs : sequence of str, optional
+        Items as given on the command line.
+    option : str
+        Option name used in error messages.
+
+    Returns
+    -------
+    dict
+        Variable names to values (a later duplicate wins).
+
+    Raises
+    ------
+    ValueError
+        An item has no ``=`` or an empty name.
+    """
+    env: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{option} expects KEY=VALUE, got {pair!r}")
+        env[key.strip()] = value
+    return env
+
+
+#: (header, Job field) pairs of job tables; ``OWNER`` is added for ``--all``.
+JOB_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("STATUS", "status"),
+    ("WORLD", "world_size"),
+    ("CREATED", "created"),
+)
+_OWNER_COLUMN = ("OWNER", "owner")
+
+
+def _cell(job: Mapping[str, Any], key: str) -> str:
+    value = job.get(key)
+    if value is None:
+        return ""
+    if key in ("created", "started", "finished") and isinstance(value, str):
+        # 2026-01-02T03:04:05.678Z -> 2026-01-02 03:04:05: seconds are enough in a table.
+        return value.replace("T", " ").rstrip("Z").split(".")[0]
+    return str(value)
+
+
+def job_rows(
+    jobs: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]] = JOB_COLUMNS
+) -> list[list[str]]:
+    """Table cells for jobs.
+
+    Parameters
+    ----------
+    jobs : sequence of dict
+        Jobs from the API.
+    columns : sequence of (header, field)
+        Which fields, in order.
+
+    Returns
+    -------
+    list of list of str
+    """
+    return [[_cell(job, key) for _, key in columns] for job in jobs]
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned plain-text table, columns separated by two spaces.
+
+    Parameters
+    ----------
+    headers : sequence of str
+        Column titles.
+    rows : sequence of sequence of str
+        Cells.
+
+    Returns
+    -------
+    str
+        One line per row, no trailing spaces.
+    """
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
+    )
+
+
+def status_line(job: Mapping[str, Any]) -> str:
+    """One line for a job's outcome, e.g. ``job mnist-3f9a succeeded``.
+
+    Parameters
+    ----------
+    job : dict
+        The Job.
+
+    Returns
+    -------
+    str
+    """
+    line = f"job {job.get('id')} {job.get('status')}"
+    if job.get("message"):
+        line += f": {job['message']}"
+    return line
+
+
+# -- subcommand registry ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``tz`` subcommand.
+
+    Attributes
+    ----------
+    name : str
+        As typed: ``tz <name>``.
+    help : str
+        One line for ``tz --help``.
+    configure : callable
+        Adds the subcommand's arguments to its ``argparse`` parser.
+    run : callable
+        ``run(args) -> int`` exit code. Raise :class:`TzClientError` for service errors and
+        ``ValueError`` for usage errors; :func:`main` prints them.
+    description : str, optional
+        Longer text for ``tz <name> --help``.
+    passthrough : bool
+        Accept arguments the parser does not know and hand them to ``run`` as ``args.extra``
+        (``tz up --debug`` passes ``--debug`` on to jupyterhub).
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+    passthrough: bool = False
+
+
+_SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def register_subcommand(command: Subcommand) -> Subcommand:
+    """Make a subcommand available to :func:`main`.
+
+    Parameters
+    ----------
+    command : Subcommand
+        The subcommand; its name must be new.
+
+    Returns
+    -------
+    Subcommand
+        ``command``, so this can be used in assignments.
+
+    Raises
+    ------
+    ValueError
+        A subcommand with that name exists already.
+    """
+    if command.name in _SUBCOMMANDS:
+        raise ValueError(f"tz subcommand {command.name!r} is already registered")
+    _SUBCOMMANDS[command.name] = command
+    return command
+
+
+def make_client(args: argparse.Namespace) -> Client:
+    """The REST client for the global ``--url``/``--token`` options (else the environment).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments.
+
+    Returns
+    -------
+    Client
+
+    Raises
+    ------
+    TzClientError
+        No URL or token configured.
+    """
+    return Client(args.url, args.token)
+
+
+def _err(message: str) -> None:
+    print(f"tz: error: {message}", file=sys.stderr)
+
+
+# -- tz train --------------------------------------------------------------------------------
+
+
+def _configure_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", help="job name (default: the script's file name)")
+    p.add_argument(
+        "--framework",
+        choices=("pytorch", "tensorflow", "custom"),
+        default="pytorch",
+        help="how ranks start: torchrun, TF_CONFIG or plain processes (default pytorch)",
+    )
+    p.add_argument(
+        "--nodes", type=int_at_least(1), default=1, metavar="N", help="number of nodes (default 1)"
+    )
+    p.add_argument(
+        "--procs-per-node",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="ranks per node (default 1)",
+    )
+    p.add_argument(
+        "--gpus-per-node",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="GPUs per node (default 0)",
+    )
+    p.add_argument("--cpus-per-node", type=positive_number, metavar="N", help="CPUs per node")
+    p.add_argument("--memory-per-node", metavar="SIZE", help="memory per node, e.g. 16Gi")
+    p.add_argument(
+        "--env", action="append", metavar="KEY=VALUE", help="environment variable (repeatable)"
+    )
+    p.add_argument(
+        "--max-retries", type=int_at_least(0), default=0, metavar="N", help="restarts on failure"
+    )
+    p.add_argument(
+        "--timeout",
+        type=int_at_least(0),
+        default=0,
+        metavar="SECONDS",
+        help="stop the job after SECONDS (0: never)",
+    )
+    p.add_argument(
+        "--priority", type=int, default=0, metavar="N", help="higher runs first (default 0)"
+    )
+    p.add_argument(
+        "--workdir",
+        default=".",
+        metavar="DIR",
+        help="folder uploaded as the working directory (default .)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the job to end; exit 0 succeeded, 1 failed, 3 cancelled",
+    )
+    p.add_argument("script", help="entry script, inside the working directory")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    env = parse_env(args.env)
+    client = make_client(args)
+    job = client.train(
+        args.script,
+        args=args.args,
+        name=args.name,
+        framework=args.framework,
+        working_dir=args.workdir,
+        nodes=args.nodes,
+        procs_per_node=args.procs_per_node,
+        gpus_per_node=args.gpus_per_node,
+        cpus_per_node=args.cpus_per_node,
+        memory_per_node=args.memory_per_node,
+        env=env,
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+        priority=args.priority,
+    )
+    print(job["id"], flush=True)
+    if not args.wait:
+        return EXIT_OK
+    try:
+        final = client.wait_for_job_status(job["id"], polling_interval=POLL_INTERVAL)
+    except KeyboardInterrupt:
+        _err(f"stopped waiting; job {job['id']} keeps running (tz cancel {job['id']})")
+        return EXIT_INTERRUPTED
+    print(status_line(final), file=sys.stderr)
+    return _EXIT_FOR_STATUS.get(final.get("status", ""), EXIT_API_ERROR)
+
+
+# -- tz jobs / logs / status / cancel / clone ------------------------------------------------
+
+
+def _configure_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="every user's jobs (admins only)")
+    p.add_argument("--status", help="only these statuses, comma separated (e.g. running,queued)")
+
+
+def _run_jobs(args: argparse.Namespace) -> int:
+    jobs = make_client(args).list_jobs(status=args.status, all=args.all)
+    columns = (*JOB_COLUMNS, _OWNER_COLUMN) if args.all else JOB_COLUMNS
+    if not jobs:
+        print("no jobs", file=sys.stderr)
+        return EXIT_OK
+    print(format_table([h for h, _ in columns], job_rows(jobs, columns)))
+    return EXIT_OK
+
+
+def _configure_logs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", help="job id")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+    p.add_argument(
+        "--rank", type=int_at_least(0), metavar="N", help="only this rank (no [rank] prefix)"
+    )
+    p.add_argument("--tail", type=int_at_least(1), metavar="N", help="only the last N lines")
+
+
+def _run_logs(args: argparse.Namespace) -> int:
+    lines = make_client(args).get_job_logs(
+        args.job, rank=args.rank, follow=args.follow, tail=args.tail
+    )
+    for rank, line in lines:
+        print(line if args.rank is not None else f"[{rank}] {line}", flush=args.follow)
+    return EXIT_OK
+
+
+def _configure_job(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", help="job id")
+
+
+def _configure_status(p: argparse.ArgumentParser) -> None:
+    _configure_job(p)
+    p.add_argument("--json", action="store_true", help="print the Job as JSON")
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    job = make_client(args).get_job(args.job)
+    if args.json:
+        print(json.dumps(job, indent=2, sort_keys=True))
+        return EXIT_OK
+    spec = job.get("spec") or {}
+    resources = spec.get("resources_per_node") or {}
+    status = str(job.get("status"))
+    if job.get("reason") and job.get("reason", "").lower() != status:
+        status += f" ({job['reason']})"
+    fields = [
+        ("id", job.get("id")),
+        ("name", job.get("name")),
+        ("owner", job.get("owner")),
+        ("status", status),
+        ("message", job.get("message")),
+        ("framework", job.get("framework")),
+        ("entry", spec.get("entry") or ("<cell>" if spec.get("code") else None)),
+        (
+            "world size",
+            f"{job.get('world_size')} ({spec.get('nodes', 1)} node(s) x "
+            f"{spec.get('procs_per_node', 1)} proc(s))",
+        ),
+        ("gpus/node", resources.get("gpus")),
+        ("queue position", job.get("queue_position")),
+        ("attempt", job.get("attempt")),
+        ("created", _cell(job, "created")),
+        ("started", _cell(job, "started")),
+        ("finished", _cell(job, "finished")),
+        ("exit code", job.get("exit_code")),
+        ("output dir", job.get("output_dir")),
+        ("cloned from", job.get("cloned_from")),
+    ]
+    shown = [(k, str(v)) for k, v in fields if v not in (None, "")]
+    width = max(len(k) for k, _ in shown) + 1
+    for key, value in shown:
+        print(f"{key + ':':<{width}} {value}")
+    return EXIT_OK
+
+
+def _run_cancel(args: argparse.Namespace) -> int:
+    job = make_client(args).cancel_job(args.job)
+    print(f"job {job.get('id', args.job)} cancel requested (status {job.get('status')})")
+    return EXIT_OK
+
+
+def _configure_clone(p: argparse.ArgumentParser) -> None:
+    _configure_job(p)
+    p.add_argument("--name", help="name of the copy (default: the original's)")
+
+
+def _run_clone(args: argparse.Namespace) -> int:
+    overrides = {"name": args.name} if args.name else {}
+    job = make_client(args).clone_job(args.job, **overrides)
+    print(job["id"])
+    return EXIT_OK
+
+
+def _configure_up(p: argparse.ArgumentParser) -> None:
+    p.usage = "tz up [JUPYTERHUB ARGS...]"
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    # Imported on use: starting the platform needs nothing from the REST client, and the
+    # other subcommands need nothing from it.
+    from .up import main as up_main
+
+    return up_main(list(args.extra))
+
+
+for _command in (
+    Subcommand(
+        "up",
+        "start the embedded platform (hub, proxy, TZ service) on 127.0.0.1",
+        _configure_up,
+        _run_up,
+        "Start JupyterHub, the proxy and the TZ service on 127.0.0.1; other arguments are "
+        "passed on to jupyterhub.",
+        passthrough=True,
+    ),
+    Subcommand(
+        "train",
+        "submit a training job",
+        _configure_train,
+        _run_train,
+        "Pack the working directory, upload it and submit SCRIPT as a job. Options go before "
+        "SCRIPT; everything after SCRIPT is passed to the script. Prints the job id.",
+    ),
+    Subcommand("jobs", "list jobs, newest first", _configure_jobs, _run_jobs),
+    Subcommand("logs", "print a job's logs", _configure_logs, _run_logs),
+    Subcommand("status", "show one job", _configure_status, _run_status),
+    Subcommand("cancel", "cancel a job", _configure_job, _run_cancel),
+    Subcommand("clone", "resubmit a job with the same snapshot", _configure_clone, _run_clone),
+):
+    register_subcommand(_command)
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tz`` argument parser with every registered subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="tz",
+        allow_abbrev=False,
+        description="Training Zoo: submit and follow training jobs.",
+        epilog="Exit codes: 0 ok, 1 job failed, 2 usage, 3 job cancelled, 4 API/connection error.",
+    )
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="hub URL, e.g. http://127.0.0.1:8000 (default $TZ_URL, else $TZ_SERVICE_URL)",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="hub API token (default $TZ_TOKEN, else $JUPYTERHUB_API_TOKEN)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in _SUBCOMMANDS.values():
+        p = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description or command.help,
+            # Without abbreviations, adding an option later cannot change what a script meant.
+            allow_abbrev=False,
+        )
+        command.configure(p)
+        p.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tz`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit code (see the module docstring).
+    """
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        command = _SUBCOMMANDS.get(args.command or "")
+        if extra and not (command and command.passthrough):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.extra = extra
+    except SystemExit as exc:
+        # argparse exits on --help (0) and on usage errors (2); main() returns instead so
+        # callers and tests get the code.
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "run", None) is None:
+        parser.print_usage(sys.stderr)
+        _err("a COMMAND is required (try tz --help)")
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except TzClientError as exc:
+        _err(exc.message)
+        for line in exc.details:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_API_ERROR
+    except BrokenPipeError:
+        # The reader went away (tz logs | head). Point stdout at devnull so the interpreter's
+        # final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except (ValueError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""IPython magics for training jobs: ``%tz_train``, ``%%tz_train``, ``%tz_jobs``, ``%tz_logs``,
+``%tz_cancel``.
+
+Exports
+-------
+TzMagics
+    The ``Magics`` class (configurable: ``c.TzMagics.url``, ``c.TzMagics.token``,
+    ``c.TzMagics.timeout``).
+JobTable
+    What ``%tz_jobs`` returns: an HTML table in notebooks, aligned text elsewhere.
+load_ipython_extension(ip)
+    Registers :class:`TzMagics`; ``%load_ext training_zoo`` delegates here.
+
+The magics talk to the TZ service through :class:`training_zoo.client.Client` only. Bad options and
+service errors become ``UsageError`` (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Float, Unicode
+
+from .cli import (
+    JOB_COLUMNS,
+    format_table,
+    int_at_least,
+    job_rows,
+    parse_env,
+    positive_number,
+    status_line,
+)
+from .client import Client, TzClientError
+
+if TYPE_CHECKING:
+    from .widgets import JobMonitor
+
+__all__ = ["JobTable", "TzMagics", "load_ipython_extension"]
+
+_FRAMEWORKS = ("pytorch", "tensorflow", "custom")
+
+
+class JobTable:
+    """A list of jobs that displays as an HTML table in notebooks and as text in terminals.
+
+    Parameters
+    ----------
+    jobs : sequence of dict
+        Jobs as returned by :meth:`Client.list_jobs`.
+    show_owner : bool
+        Add an OWNER column (for admins' ``--all`` listings).
+    """
+
+    def __init__(self, jobs: Sequence[Mapping[str, Any]], *, show_owner: bool = False) -> None:
+        self.jobs = [dict(job) for job in jobs]
+        self.columns = (*JOB_COLUMNS, ("OWNER", "owner")) if show_owner else JOB_COLUMNS
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __repr__(self) -> str:
+        if not self.jobs:
+            return "no jobs"
+        return format_table([h for h, _ in self.columns], job_rows(self.jobs, self.columns))
+
+    def _repr_html_(self) -> str:
+        if not self.jobs:
+            return "<p>no jobs</p>"
+        head = "".join(f"<th>{h}</th>" for h, _ in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in job_rows(self.jobs, self.columns)
+        )
+        return (
+            f'<table class="jp-tz-JobTable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Turn client and input errors into one-line ``UsageError``s (IPython shows no traceback)."""
+    try:
+        yield
+    except TzClientError as exc:
+        raise UsageError(f"tz: {exc}") from None
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"tz: {exc}") from None
+
+
+@magics_class
+class TzMagics(Magics):
+    """Magics that submit and follow TZ training jobs from a notebook."""
+
+    url = Unicode(
+        "",
+        config=True,
+        help="""TZ URL (hub public URL, service URL or API base).
+
+        Empty: ``$TZ_URL``, else ``$TZ_SERVICE_URL`` (set inside user servers).
+        """,
+    )
+    token = Unicode(
+        "",
+        config=True,
+        help="Hub API token. Empty: ``$TZ_TOKEN``, else ``$JUPYTERHUB_API_TOKEN``.",
+    )
+    timeout = Float(30.0, config=True, help="Seconds for each request to the TZ service.")
+    poll_interval = Float(
+        1.0,
+        config=True,
+        help="Seconds between job status polls of ``%tz_train --wait`` and the JobMonitor.",
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._client: Client | None = None
+        self.last_monitor: JobMonitor | None = None
+
+    @property
+    def client(self) -> Client:
+        """The REST client, created on first use from the traits or the environment."""
+        if self._client is None:
+            with _usage_errors():
+                self._client = Client(self.url or None, self.token or None, timeout=self.timeout)
+        return self._client
+
+    @client.setter
+    def client(self, value: Client | None) -> None:
+        self._client = value
+
+    # -- %tz_train / %%tz_train ------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--name", help="Job name (default: the script's file name, or 'cell').")
+    @argument(
+        "--framework",
+        choices=_FRAMEWORKS,
+        default="pytorch",
+        help="How ranks start: torchrun (pytorch), TF_CONFIG (tensorflow) or plain processes.",
+    )
+    @argument(
+        "--nodes", type=int_at_least(1), default=1, metavar="N", help="Number of nodes (default 1)."
+    )
+    @argument(
+        "--procs-per-node",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="Processes (ranks) per node (default 1).",
+    )
+    @argument(
+        "--gpus-per-node",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="GPUs per node (default 0).",
+    )
+    @argument(
+        "--cpus-per-node",
+        type=positive_number,
+        metavar="N",
+        help="CPUs per node (service default).",
+    )
+    @argument(
+        "--memory-per-node", metavar="SIZE", help="Memory per node, e.g. 16Gi (service default)."
+    )
+    @argument(
+        "--env",
+        action="append",
+        metavar="KEY=VALUE",
+        help="Environment variable for the job; repeat for more.",
+    )
+    @argument(
+        "--max-retries",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="Restarts after a failure.",
+    )
+    @argument(
+        "--timeout",
+        type=int_at_least(0),
+        default=0,
+        metavar="SECONDS",
+        help="Stop the job after this many seconds (0: never).",
+    )
+    @argument("--priority", type=int, default=0, metavar="N", help="Higher runs first (default 0).")
+    @argument(
+        "--workdir",
+        metavar="DIR",
+        help="Folder uploaded as the job's working directory (default: current directory).",
+    )
+    @argument(
+        "--wait",
+        action="store_true",
+        help="Block until the job ends, print its final status and return the job.",
+    )
+    @argument("script", nargs="?", help="Entry script (line form only), inside the workdir.")
+    @argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="Arguments for the script: everything after SCRIPT (cell form: after --).",
+    )
+    @line_cell_magic
+    def tz_train(self, line: str, cell: str | None = None) -> Any:
+        """Submit a training job and show a live monitor.
+
+        Line form runs a script from the working directory::
+
+            %tz_train --nodes 2 --procs-per-node 4 --gpus-per-node 4 train.py --epochs 3
+
+        Cell form runs the cell's code as the entry script, with the notebook's current directory
+        as the working directory::
+
+            %%tz_train --gpus-per-node 1 -- --epochs 3
+            import torch
+            ...
+
+        Options go before SCRIPT; everything after SCRIPT is passed to the script unchanged.
+        Without ``--wait`` the magic returns at once and displays a ``JobMonitor``; with
+        ``--wait`` it blocks until the job ends, prints the final status and returns the job.
+        """
+        opts = parse_argstring(self.tz_train, line)
+        if cell is None and not opts.script:
+            raise UsageError(
+                "%tz_train needs a SCRIPT (e.g. %tz_train train.py), or use the cell form "
+                "%%tz_train to run the cell's code"
+            )
+        try:
+            env = parse_env(opts.env)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if cell is not None:
+            # In the cell form every positional word belongs to the cell's script.
+            script_args = ([opts.script] if opts.script else []) + list(opts.args)
+            source: dict[str, Any] = {"code": cell, "working_dir": opts.workdir or os.getcwd()}
+        else:
+            script_args = list(opts.args)
+            source = {"script": opts.script, "working_dir": opts.workdir or "."}
+        with _usage_errors():
+            job = self.client.train(
+                **source,
+                args=script_args,
+                name=opts.name,
+                framework=opts.framework,
+                nodes=opts.nodes,
+                procs_per_node=opts.procs_per_node,
+                gpus_per_node=opts.gpus_per_node,
+                cpus_per_node=opts.cpus_per_node,
+                memory_per_node=opts.memory_per_node,
+                env=env,
+                max_retries=opts.max_retries,
+                timeout=opts.timeout,
+                priority=opts.priority,
+            )
+        monitor = self._show_monitor(job)
+        if not opts.wait:
+            return None
+        try:
+            with _usage_errors():
+                job = self.client.wait_for_job_status(
+                    job["id"], polling_interval=self.poll_interval
+                )
+        except KeyboardInterrupt:
+            print(
+                f"stopped waiting; job {job['id']} keeps running "
+                f"(cancel it with %tz_cancel {job['id']})"
+            )
+            return None
+        # The monitor's last fetch may trail ours by one poll; let it catch up for the display.
+        monitor.wait(timeout=5)
+        print(status_line(job))
+        return job
+
+    def _show_monitor(self, job: Mapping[str, Any]) -> JobMonitor:
+        # Imported here: ipywidgets is only needed once something is displayed.
+        from .widgets import JobMonitor
+
+        monitor = JobMonitor(job, self.client, poll_interval=self.poll_interval)
+        self.last_monitor = monitor
+        display(monitor)
+        return monitor
+
+    # -- %tz_jobs --------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--all", action="store_true", help="Every user's jobs (admins only).")
+    @argument("--status", help="Only these statuses, comma separated, e.g. running,queued.")
+    @line_magic
+    def tz_jobs(self, line: str) -> JobTable:
+        """List your training jobs, newest first (HTML table in notebooks, text elsewhere)."""
+        opts = parse_argstring(self.tz_jobs, line)
+        with _usage_errors():
+            jobs = self.client.list_jobs(status=opts.status, all=opts.all)
+        return JobTable(jobs, show_owner=opts.all)
+
+    # -- %tz_logs --------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--follow", "-f", action="store_true", help="Keep printing until the job ends.")
+    @argument("--rank", type=int_at_least(0), metavar="N", help="Only this rank's lines.")
+    @argument("--tail", type=int_at_least(1), metavar="N", help="Only the last N lines.")
+    @argument("job", help="Job id.")
+    @line_magic
+    def tz_logs(self, line: str) -> None:
+        """Print a job's logs, each line prefixed with its rank unless ``--rank`` is given."""
+        opts = parse_argstring(self.tz_logs, line)
+        with _usage_errors():
+            lines = self.client.get_job_logs(
+                opts.job, rank=opts.rank, follow=opts.follow, tail=opts.tail
+            )
+            try:
+                for rank, text in lines:
+                    print(text if opts.rank is not None else f"[{rank}] {text}", flush=True)
+            except KeyboardInterrupt:
+                return None
+        return None
+
+    # -- %tz_cancel ------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("job", help="Job id.")
+    @line_magic
+    def tz_cancel(self, line: str) -> None:
+        """Cancel a job (at once when queued, shortly when running)."""
+        opts = parse_argstring(self.tz_cancel, line)
+        with _usage_errors():
+            job = self.client.cancel_job(opts.job)
+        print(f"cancel requested for job {job.get('id', opts.job)} (now {job.get('status')})")
+
+
+# Without abbreviations, adding an option later cannot change what an old command meant.
+# MagicArgumentParser takes no allow_abbrev argument; argparse reads the attribute when parsing.
+for _magic in (TzMagics.tz_train, TzMagics.tz_jobs, TzMagics.tz_logs, TzMagics.tz_cancel):
+    _magic.parser.allow_abbrev = False  # type: ignore[attr-defined]
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """Register :class:`TzMagics` with an IPython shell.
+
+    Parameters
+    ----------
+    ip : IPython.core.interactiveshell.InteractiveShell
+        The shell, as passed by ``%load_ext``.
+    """
+    ip.register_magics(TzMagics)

@@ -13,7 +13,9 @@ data_files = [
         ["extensions/jupyter-config/jupyter_server_config.d/training_zoo.json"],
     ),
 ]
-for path in sorted((HERE / "jupyterhub_config").rglob("*.py")):
+for path in sorted((HERE / "jupyterhub_config").rglob("*.py")) + sorted(
+    (HERE / "jupyterhub_config").rglob("*.json")
+):
     target = Path("share/training-zoo") / path.parent.relative_to(HERE)
     data_files.append((str(target), [str(path.relative_to(HERE))]))
 for path in sorted(LABEXT.rglob("*")) if LABEXT.exists() else []:

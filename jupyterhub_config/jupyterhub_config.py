@@ -36,7 +36,12 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = str(tz_home / "users" / "{username}")
 c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
 c.Spawner.default_url = "/lab"
-c.Spawner.args = ["--LabApp.news_url=None", "--FileContentsManager.delete_to_trash=False"]
+c.Spawner.args = [
+    "--LabApp.news_url=None",
+    # Platform defaults for Lab (no news consent pop-up on a platform that has no internet).
+    f"--LabApp.app_settings_dir={here / 'lab-settings'}",
+    "--FileContentsManager.delete_to_trash=False",
+]
 if os.geteuid() == 0:
     c.Spawner.args.append("--allow-root")  # jupyter-server refuses root otherwise
 c.Spawner.http_timeout = 60

@@ -338,6 +338,42 @@ def _err(message: str) -> None:
 
 
 def _configure_train(p: argparse.ArgumentParser) -> None:
+    _configure_train_options(p)
+    p.add_argument("script", help="entry script, inside the working directory")
+    p.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="arguments passed to the script; tz options may follow them, and everything after "
+        "`--` goes to the script unchanged",
+    )
+
+
+def _take_trailing_options(args: argparse.Namespace) -> None:
+    """Let tz options follow the script's arguments (``tz train SCRIPT [ARGS...] --nodes N``).
+
+    Tokens after SCRIPT that are tz train options are taken by tz; everything else, and
+    everything after ``--``, is left for the script in its original order.
+    """
+    rest = list(args.args)
+    tail: list[str] = []
+    if "--" in rest:
+        cut = rest.index("--")
+        rest, tail = rest[:cut], rest[cut + 1 :]
+    parser = argparse.ArgumentParser(prog="tz train", add_help=False, allow_abbrev=False)
+    _configure_train_options(parser)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS  # only what the user typed may override
+
+    found, script_args = parser.parse_known_args(rest)
+    for key, value in vars(found).items():
+        if key == "env":
+            args.env = (args.env or []) + value
+        else:
+            setattr(args, key, value)
+    args.args = script_args + tail
+
+
+def _configure_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="job name (default: the script's file name)")
     p.add_argument(
         "--framework",
@@ -391,11 +427,13 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for the job to end; exit 0 succeeded, 1 failed, 3 cancelled",
     )
-    p.add_argument("script", help="entry script, inside the working directory")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    try:
+        _take_trailing_options(args)
+    except SystemExit:
+        return EXIT_USAGE  # argparse already printed which option was wrong
     env = parse_env(args.env)
     client = make_client(args)
     job = client.train(

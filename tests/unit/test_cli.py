@@ -148,14 +148,14 @@ def test_cli_exit_codes_and_messages(
 def test_train_options_reach_the_job_spec(
     fake: FakeTzApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given options before the script and script arguments that look like options
+    # Given options before the script, and script arguments after `--` that look like options
     argv = [
         "train",
         "--nodes", "2", "--procs-per-node", "4", "--gpus-per-node", "1",
         "--cpus-per-node", "0.5", "--memory-per-node", "8Gi",
         "--env", "A=1", "--env", "B=x=y", "--max-retries", "1", "--timeout", "60",
         "--priority", "3", "--name", "ddp", "--framework", "custom",
-        "src/model.py", "--nodes", "9", "--lr", "0.1",
+        "src/model.py", "--lr", "0.1", "--", "--nodes", "9",
     ]  # fmt: skip
 
     # When the job is submitted
@@ -165,12 +165,30 @@ def test_train_options_reach_the_job_spec(
     # Then tz's options configured the job and the rest went to the script untouched
     spec = fake.jobs[job_id].job["spec"]
     assert spec["entry"] == "src/model.py"
-    assert spec["args"] == ["--nodes", "9", "--lr", "0.1"]
+    assert spec["args"] == ["--lr", "0.1", "--nodes", "9"]
     assert (spec["nodes"], spec["procs_per_node"]) == (2, 4)
     assert spec["resources_per_node"] == {"gpus": 1, "cpus": 0.5, "memory": "8Gi"}
     assert spec["env"] == {"A": "1", "B": "x=y"}
     assert (spec["max_retries"], spec["timeout"], spec["priority"]) == (1, 60, 3)
     assert (spec["name"], spec["framework"]) == ("ddp", "custom")
+
+
+def test_train_options_may_follow_the_script_and_its_arguments(
+    fake: FakeTzApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the synopsis `tz train SCRIPT [ARGS...] --nodes N --procs-per-node P --name NAME`
+    argv = ["train", "src/model.py", "--epochs", "3", "--nodes", "2", "--procs-per-node", "2",
+            "--name", "late", "--env", "A=1"]  # fmt: skip
+    # When the job is submitted
+    assert cli.main(argv) == 0
+    spec = fake.jobs[capsys.readouterr().out.strip()].job["spec"]
+    # Then tz took its options and the script kept its own, in order
+    assert (spec["nodes"], spec["procs_per_node"], spec["name"]) == (2, 2, "late")
+    assert spec["args"] == ["--epochs", "3"]
+    assert spec["env"] == {"A": "1"}
+    # and a bad value of a trailing tz option is a usage error naming it
+    assert cli.main(["train", "src/model.py", "--nodes", "zero"]) == 2
+    assert "--nodes" in capsys.readouterr().err
 
 
 def test_jobs_prints_an_aligned_table(fake: FakeTzApi, capsys: pytest.CaptureFixture[str]) -> None:

@@ -235,3 +235,21 @@ def test_no_token_appears_in_the_logs(platform, api, alices_job):
     for text in texts:
         for token in tokens:
             assert token not in text
+
+
+def test_snapshot_made_with_tar_dot_finds_its_entry(api, tmp_path):
+    # Given an archive made the way the REST guide shows (`tar czf - -C dir .`)
+    import subprocess
+
+    (tmp_path / "train.py").write_text("print('from tar')\n")
+    data = subprocess.run(
+        ["tar", "czf", "-", "-C", str(tmp_path), "."], check=True, capture_output=True
+    ).stdout
+    alice = api("alice")
+    r = alice.post("/snapshots", data=data, headers={"Content-Type": "application/gzip"})
+    assert r.status_code == 201
+    # When a job names train.py
+    job = alice.submit(name="tarred", entry="train.py", snapshot=r.json()["id"])
+    # Then it runs it
+    assert alice.wait(job["id"])["status"] == "succeeded"
+    assert alice.logs(job["id"]) == ["from tar"]

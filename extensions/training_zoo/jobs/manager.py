@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import posixpath
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -196,6 +197,8 @@ class TzJobManager(LoggingConfigurable):
             files = await asyncio.to_thread(validate_archive, data, self.max_snapshot_bytes)
         except ValueError as e:
             raise InvalidRequest.field("snapshot", str(e)) from None
+        # `tar -C dir .` names members ./x.py; entries are matched in normal form.
+        files = sorted({posixpath.normpath(name) for name in files})
         digest = hashlib.sha256(data).hexdigest()
         key = self._snapshot_key(user.name, digest)
         if not await asyncio.to_thread(self.storage.exists, key):

@@ -79,10 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url = f"http://127.0.0.1:{env['TZ_PORT']}"
     admins = env["TZ_ADMIN_USERS"]
+    # Print passwords TZ generated; one the user chose through the environment stays unprinted.
+    user_pw = "the one in TZ_PASSWORD" if os.environ.get("TZ_PASSWORD") else env["TZ_PASSWORD"]
+    admin_pw = (
+        "the one in TZ_ADMIN_PASSWORD" if os.environ.get("TZ_ADMIN_PASSWORD")
+        else env["TZ_ADMIN_PASSWORD"]
+    )  # fmt: skip
     print(
         f"\nTraining Zoo is starting at {url}\n"
-        f"  log in with any user name and the password: {env['TZ_PASSWORD']}\n"
-        f"  administrators ({admins}) use: {env['TZ_ADMIN_PASSWORD']}\n"
+        f"  log in with any user name and the password: {user_pw}\n"
+        f"  administrators ({admins}) log in with the admin password: {admin_pw}\n"
         f"  state (databases, storage, logs): {env['TZ_HOME']}\n",
         flush=True,
     )

@@ -222,19 +222,28 @@ def test_unknown_routes_are_json_404(api):
 
 
 def test_no_token_appears_in_the_logs(platform, api, alices_job):
-    tokens = [platform.token(u) for u in ("alice", "bob", "admin")]
+    import psutil
+
+    # The service's own hub token and every user token used in this session
+    service_env = psutil.Process(platform.service_pid()).environ()
+    secrets = [service_env["JUPYTERHUB_API_TOKEN"], platform.env["TZ_PASSWORD"],
+               platform.env["TZ_ADMIN_PASSWORD"]]
+    secrets += [platform.token(u) for u in ("alice", "bob", "admin")]
     api("alice").get(f"/jobs/{alices_job['id']}/logs?follow=true")
-    texts = [platform.log_path.read_text(errors="replace")]
+    api("bob").get(f"/jobs/{alices_job['id']}")  # a 404, which is logged
+    texts = {"hub+service+proxy": platform.log_path.read_text(errors="replace")}
     for path in (platform.home / "storage" / "jobs").rglob("*.log"):
-        texts.append(path.read_text(errors="replace"))
-    service_token = None
-    for line in texts[0].splitlines():
-        if "JUPYTERHUB_API_TOKEN" in line:
-            service_token = line
-    assert service_token is None
-    for text in texts:
-        for token in tokens:
-            assert token not in text
+        texts[str(path)] = path.read_text(errors="replace")
+    for name, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret appears in {name}"
+
+
+def test_jobs_do_not_inherit_the_services_secrets(api):
+    alice = api("alice")
+    code = "import os\nprint(sorted(k for k in os.environ if 'TOKEN' in k or 'PASSWORD' in k))"
+    job = alice.wait(alice.submit(name="env", code=code)["id"])
+    assert alice.logs(job["id"]) == ["[]"]
 
 
 def test_snapshot_made_with_tar_dot_finds_its_entry(api, tmp_path):

@@ -49,7 +49,7 @@ up: install
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 lint: install
-	$(BIN)/ruff check extensions tests benchmarks jupyterhub_config
+	$(BIN)/ruff check .
 
 test: install /usr/bin/chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""Browser fixtures: real Chromium (Debian's package) driven by Playwright against the real platform.
+"""Browser fixtures: real Chromium (Debian's package) driven by Playwright against the real
+platform.
 
 - ``browser``: one headless Chromium for the session.
 - ``lab(user)``: a new page logged into the hub as ``user`` through the login form, with JupyterLab

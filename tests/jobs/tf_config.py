@@ -1,4 +1,5 @@
-"""Prints this worker's TF_CONFIG as one JSON line (what a TensorFlow MultiWorker strategy reads)."""
+"""Prints this worker's TF_CONFIG as one JSON line (what TensorFlow's MultiWorker strategy
+reads)."""
 
 import json
 import os

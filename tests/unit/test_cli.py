@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes.api import API_URL, TOKEN, FakeTzApi
 
+from fakes.api import API_URL, TOKEN, FakeTzApi
 from training_zoo import cli
 from training_zoo.client import Client
 

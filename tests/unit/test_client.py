@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.api import API_URL, TOKEN, FakeTzApi
 
+from fakes.api import API_URL, TOKEN, FakeTzApi
 from training_zoo.client import (
     Client,
     ServerSentEvent,

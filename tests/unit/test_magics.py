@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakes.api import FakeTzApi
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from fakes.api import FakeTzApi
 from training_zoo.client import TzClientError
 from training_zoo.magics import JobTable, TzMagics, load_ipython_extension
 from training_zoo.widgets import JobMonitor, metrics_svg

@@ -50,11 +50,17 @@ def test_submit_a_ddp_job_from_the_panel_and_watch_it_live(platform, lab, shots)
     # Given a DDP script in pat's Lab folder
     put_script(platform, "pat", "ddp", "ddp_live.py")
     page = lab("pat")
-    open_jobs_panel(page)
-    # When pat fills the submit form for 2 processes and submits
-    page.click(".jp-tz-NewJobButton")
+    dismiss_news(page)
+    # When pat right-clicks it in the file browser and picks "Train with TZ"
+    if not page.locator(".jp-FileBrowser").is_visible():
+        page.click('[data-id="filebrowser"]')
+    page.locator(".jp-DirListing-item", has_text="ddp").first.dblclick()
+    script = page.locator('.jp-DirListing-item[data-file-type="python"]', has_text="ddp_live.py")
+    script.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Train with TZ").click()
+    # Then the form opens pre-filled with the script; pat asks for 2 processes and submits
     form = page.locator("form.jp-tz-SubmitForm")
-    form.locator("input[name=script]").fill("ddp/ddp_live.py")
+    expect(form.locator("input[name=script]")).to_have_value("ddp/ddp_live.py")
     form.locator("input[name=name]").fill("ddp-browser")
     form.locator("input[name=procs_per_node]").fill("2")
     form.locator("input[name=args]").fill("20")
@@ -73,6 +79,7 @@ def test_submit_a_ddp_job_from_the_panel_and_watch_it_live(platform, lab, shots)
     lines = view.locator('.jp-tz-LogLine[data-rank="1"]').all_inner_texts()
     assert any("rank 1 step 19" in line for line in lines)
     # and the panel lists it as succeeded
+    open_jobs_panel(page)
     row = page.locator(f'.jp-tz-JobRow[data-job-id="{view.get_attribute("data-job-id")}"]')
     expect(row.locator(".jp-tz-StatusBadge")).to_have_text("succeeded", timeout=30_000)
     page.screenshot(path=str(shots / "jobs-panel.png"))

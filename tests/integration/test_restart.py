@@ -44,7 +44,7 @@ def own_platform():
 
 
 def test_sigkill_while_running_and_a_job_ending_during_the_outage(own_platform, workdir):
-    from conftest import ApiClient
+    from apiclient import ApiClient
 
     p = own_platform
     alice = ApiClient(p.api, p.token("alice"))

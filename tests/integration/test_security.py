@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from conftest import ApiClient
+from apiclient import ApiClient
 
 pytestmark = pytest.mark.integration
 

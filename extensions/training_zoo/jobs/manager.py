@@ -255,7 +255,7 @@ class TzJobManager(LoggingConfigurable):
                 created=utcnow(), cloned_from=cloned_from,
             )  # fmt: skip
             bjob = self._backend_job(job)
-            problem = getattr(self.backend, "check_fits", lambda _j: None)(bjob)
+            problem = self.backend.check_fits(bjob)
             if problem:
                 raise InvalidRequest.field("resources_per_node", problem)
             db.add(job)

@@ -110,6 +110,10 @@ class TzJobBackend(LoggingConfigurable, metaclass=_BackendMeta):
         """Ranks that have logs so far."""
         return []
 
+    def check_fits(self, job: BackendJob) -> str | None:
+        """Why ``job`` can never run on this backend (refused at submit), or None."""
+        return None
+
     def queue_position(self, job_id: str) -> int | None:
         """1-based position in the backend's queue, or None when not queued (or unknown)."""
         return None

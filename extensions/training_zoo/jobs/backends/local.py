@@ -118,6 +118,8 @@ class TzLocalBackend(TzJobBackend):
         self.running: dict[str, BackendJob] = {}
         self.on_update: UpdateCallback | None = None
         self._task: asyncio.Task | None = None
+        # Supervisors this process started, reaped when they end (no zombies while TZ runs).
+        self._procs: dict[str, subprocess.Popen] = {}
         self._wake = asyncio.Event()
 
     # ---- paths ------------------------------------------------------------------------------
@@ -184,7 +186,9 @@ class TzLocalBackend(TzJobBackend):
         if state.get("status") in FINISHED:
             self.running[job.id] = job  # _collect reports the final state and frees it
             return
-        pid, ctime = state.get("pid"), state.get("create_time")
+        launched = job.state.get("supervisor") or {}
+        pid = state.get("pid") or launched.get("pid")
+        ctime = state.get("create_time") or launched.get("create_time")
         alive = False
         if pid:
             try:
@@ -230,10 +234,10 @@ class TzLocalBackend(TzJobBackend):
             return
         run = self.attempt_dir(running)
         (run / "cancel").write_text(by)
-        state = read_json(run / "state.json") or {}
+        state = read_json(run / "state.json") or running.state.get("supervisor") or {}
         try:
             proc = psutil.Process(state["pid"])
-            if abs(proc.create_time() - state["create_time"]) < 1:
+            if abs(proc.create_time() - state["create_time"]) < 1 and proc.status() != "zombie":
                 proc.terminate()
                 return
         except (KeyError, psutil.Error):
@@ -353,13 +357,16 @@ class TzLocalBackend(TzJobBackend):
         (run / "launch.json").write_text(json.dumps(launch))
         log = open(run / "supervisor.log", "ab")
         # A new session detaches the job from the service: restarting TZ does not touch it.
-        subprocess.Popen(
+        proc = subprocess.Popen(
             [self.python, "-m", "training_zoo.jobs.backends.supervisor", str(run)],
             cwd=str(code), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )  # fmt: skip
         log.close()
-        job.state.update(launched_attempt=job.attempt, events_offset=0)
+        self._procs[job.id] = proc
+        # Known before the supervisor writes state.json, so a restart in between can find it.
+        supervisor = {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time()}
+        job.state.update(launched_attempt=job.attempt, events_offset=0, supervisor=supervisor)
         self.running[job.id] = job
         await self._emit(JobUpdate(
             job.id, job.attempt, status=RUNNING, reason="Started", started=time.time(),
@@ -381,6 +388,9 @@ class TzLocalBackend(TzJobBackend):
                 update.message, update.exit_code = state.get("message"), state.get("exit_code")
                 update.finished = state.get("finished")
                 self.running.pop(job.id, None)
+                proc = self._procs.pop(job.id, None)
+                if proc is not None:
+                    await asyncio.to_thread(proc.wait)
                 self._wake.set()
                 if self.storage.local_path(job.job_key) is None:
                     # Storage is remote (S3): archive output and logs so they outlive this disk.

@@ -25,7 +25,9 @@ CHROMIUM_ARGS = [
 SHOTS = Path(__file__).parents[2] / "test-results" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, which would break asyncio tests that run after the browser tests.
+@pytest.fixture(scope="module")
 def browser():
     executable = shutil.which("chromium")
     if executable is None:

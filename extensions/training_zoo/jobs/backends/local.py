@@ -108,8 +108,12 @@ class TzLocalBackend(TzJobBackend):
     ).tag(config=True)
 
     python = Unicode(
-        sys.executable, help="Python interpreter for jobs (needs torch). Default: the service's."
+        help="Python interpreter for jobs (needs torch). Default: the service's own."
     ).tag(config=True)
+
+    @default("python")
+    def _default_python(self) -> str:
+        return sys.executable
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

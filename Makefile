@@ -36,7 +36,7 @@ $(LABEXT_OUT): $(VENV)/.deps labextension/node_modules/.package-lock.json $(shel
 	touch $@
 
 # The wheel as users get it: prebuilt labextension + server-extension config as data files.
-$(VENV)/.installed: $(VENV)/.deps $(LABEXT_OUT) node_modules/.package-lock.json $(shell find extensions jupyterhub_config -type f -not -path '*/__pycache__/*' -not -path '*/labextension/*') setup.py
+$(VENV)/.installed: $(VENV)/.deps $(LABEXT_OUT) node_modules/.package-lock.json $(shell find extensions jupyterhub_config -type f -not -path '*/__pycache__/*' -not -path '*/labextension/*' -not -path '*.egg-info*') setup.py
 	$(BIN)/pip install -q --no-deps --force-reinstall .
 	touch $@
 

@@ -31,9 +31,9 @@ setup(
             "service/openapi.yaml",
             "db/migrations/*",
             "db/migrations/versions/*.py",
-            "labextension/**/*",
         ]
     },
-    include_package_data=True,
+    # The built labextension ships once, as data files (below), not inside the package.
+    exclude_package_data={"training_zoo": ["labextension/*", "labextension/**/*"]},
     data_files=data_files,
 )

@@ -24,7 +24,8 @@ c.TzLocalBackend.cpu_slots = 8
 c.TzStorage.url = "s3://tz-bucket/prod"
 ```
 
-The user-server extension reads `c.TzForwarder.*` from the usual `jupyter_server_config.py`.
+The user-server extension reads `c.TzForwarder.*` from the usual `jupyter_server_config.py`;
+the magics read `c.TzMagics.*` from `ipython_config.py`.
 Environment variables of the embedded default (`make up`): `TZ_HOME` (all state), `TZ_PORT`
 (public port, 8000), `TZ_PASSWORD` (users' shared password), `TZ_ADMIN_PASSWORD` (admins',
 32+ characters), `TZ_ADMIN_USERS` (comma list, `admin`), `TZ_DB_URL`, and for tests
@@ -33,10 +34,11 @@ Environment variables of the embedded default (`make up`): `TZ_HOME` (all state)
 
 
 def classes() -> list[type]:
+    from training_zoo.magics import TzMagics
     from training_zoo.server import TzForwarder
     from training_zoo.service.app import TzService
 
-    return [TzService, *TzService.classes, TzForwarder]
+    return [TzService, *TzService.classes, TzForwarder, TzMagics]
 
 
 def default_repr(cls: type, name: str, trait) -> str:  # type: ignore[no-untyped-def]

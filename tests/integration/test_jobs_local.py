@@ -205,3 +205,16 @@ def test_too_big_for_this_machine_is_a_clear_400(api):
     assert r.status_code == 400
     assert r.json()["errors"] == {"resources_per_node": r.json()["errors"]["resources_per_node"]}
     assert "GPU" in r.json()["message"]
+
+
+def test_tensorboard_event_files_land_in_the_kept_output_dir(platform, api, workdir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    alice = api("alice")
+    job = alice.submit(name="tb", entry="tensorboard_job.py", snapshot=alice.snapshot(workdir))
+    job = alice.wait(job["id"])
+    assert job["status"] == "succeeded", alice.logs(job["id"])
+    events = EventAccumulator(str(output_dir(platform, job)))
+    events.Reload()
+    values = [s.value for s in events.Scalars("loss")]
+    assert values == pytest.approx([1.0, 0.5, 1 / 3, 0.25, 0.2], rel=1e-6)

@@ -316,8 +316,9 @@ def run_bare(work: Workload, index: int, logs: Path, meters: Meters, timeout: fl
         raise RuntimeError(f"bare run {index}: torchrun exited with {code}:\n{text[-3000:]}")
     require(m, f"bare run {index}", text)
     if code != 0:
+        tail = "\n    ".join(text.splitlines()[-12:])
         print(f"  warning: bare run {index} exited with {code} after reporting its figures "
-              "(kept; see the torchrun output in the log)", flush=True)  # fmt: skip
+              f"(kept); its output ends:\n    {tail}", flush=True)  # fmt: skip
     return RunResult(
         mode="bare", index=index, t0=t0, first_step=m["first_step"], script_start=m["start"],
         samples_per_s=m["samples_per_s"], step_ms=m["step_ms"],
@@ -416,7 +417,7 @@ class PlatformRunner:
         require(m, f"platform run {index} ({job_id})", "\n".join(lines))
         if job["status"] != "succeeded":
             print(f"  warning: platform run {index} ({job_id}) {job['status']} after reporting "
-                  f"its figures (kept): {job['message']}", flush=True)  # fmt: skip
+                  f"its figures (kept): {job['reason']}: {job['message']}", flush=True)  # fmt: skip
         sup_started, launcher_started = self._milestones(job_id)
         return RunResult(
             mode="platform", index=index, t0=t0, first_step=m["first_step"],

@@ -218,3 +218,18 @@ def test_tensorboard_event_files_land_in_the_kept_output_dir(platform, api, work
     events.Reload()
     values = [s.value for s in events.Scalars("loss")]
     assert values == pytest.approx([1.0, 0.5, 1 / 3, 0.25, 0.2], rel=1e-6)
+
+
+def test_a_followed_log_stream_continues_into_the_retry(api, workdir):
+    import json as _json
+
+    alice = api("alice")
+    job = alice.submit(
+        name="flaky-follow", entry="flaky.py", snapshot=alice.snapshot(workdir), max_retries=1
+    )
+    r = alice.session.get(
+        f"{alice.base}/jobs/{job['id']}/logs?follow=true", stream=True, timeout=120
+    )
+    lines = [ln for ln in r.iter_lines(decode_unicode=True) if ln.startswith("data:")]
+    assert [_json.loads(ln[5:]).get("line") for ln in lines[:-1]] == ["attempt 1", "attempt 2"]
+    assert _json.loads(lines[-1][5:]) == {"status": "succeeded"}

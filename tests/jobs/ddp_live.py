@@ -23,4 +23,6 @@ for step in range(steps):
     training_zoo.log_metrics(step=step, loss=loss)
     print(f"rank {rank} step {step} loss {loss.item():.4f}", flush=True)
     time.sleep(0.4)
+# A barrier before teardown avoids a rare gloo abort at exit (seen with bare torchrun too).
+dist.barrier()
 dist.destroy_process_group()

@@ -27,4 +27,6 @@ out = os.environ["TZ_OUTPUT_DIR"]
 with open(os.path.join(out, f"params-{rank}.json"), "w") as f:
     json.dump({"rank": rank, "world": world, "node": os.environ["TZ_NODE_RANK"], "params": flat}, f)
 print(f"rank {rank} of {world} done", flush=True)
+# A barrier before teardown avoids a rare gloo abort at exit (seen with bare torchrun too).
+dist.barrier()
 dist.destroy_process_group()

@@ -375,14 +375,30 @@ class TzJobManager(LoggingConfigurable):
     async def logs(
         self, user: Identity, job_id: str, *, rank: int | None, follow: bool, tail: int | None
     ) -> AsyncIterator[tuple[int, str]]:
+        """Lines of the current attempt; a follower moves on to the next attempt on a retry."""
         with self.sessions() as db:
             bjob = self._backend_job(self._visible(db, user, job_id))
 
-        async def is_done() -> bool:
-            return await self.status(user, job_id) in FINISHED
+        async def progress() -> tuple[str, int]:
+            with self.sessions() as db:
+                job = self._visible(db, user, job_id)
+                return job.status, job.attempt
 
-        async for item in self.backend.get_job_logs(bjob, rank, follow, tail, is_done):
-            yield item
+        while True:
+            attempt = bjob.attempt
+
+            async def is_done(attempt: int = attempt) -> bool:
+                status, current = await progress()
+                return status in FINISHED or current != attempt
+
+            async for item in self.backend.get_job_logs(bjob, rank, follow, tail, is_done):
+                yield item
+            status, current = await progress()
+            if not follow or current == attempt:
+                return
+            with self.sessions() as db:
+                bjob = self._backend_job(self._visible(db, user, job_id))
+            tail = None
 
     async def log_ranks(self, user: Identity, job_id: str) -> list[int]:
         with self.sessions() as db:

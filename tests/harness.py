@@ -50,6 +50,7 @@ class Platform:
         *,
         admins: str = "admin",
         extra_env: dict[str, str] | None = None,
+        tz_config: str = "",
     ) -> None:
         self._tmp = None if home else tempfile.TemporaryDirectory(prefix="tz-test-")
         self.home = Path(home or self._tmp.name)
@@ -69,12 +70,15 @@ class Platform:
             TZ_ADMIN_USERS=admins,
             **(extra_env or {}),
         )
+        self.tz_config = tz_config  # written to TZ_HOME/tz_config.py, read by the service
         self.proc: subprocess.Popen | None = None
         self.log_path = self.home / "hub.log"
         self._tokens: dict[str, str] = {}
 
     def start(self) -> Platform:
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.tz_config:
+            (self.home / "tz_config.py").write_text(self.tz_config)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "training_zoo.up"],

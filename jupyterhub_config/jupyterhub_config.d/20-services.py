@@ -8,6 +8,7 @@ _tz_url = os.environ.get("TZ_SERVICE_URL_INTERNAL") or (
     f"http://127.0.0.1:{os.environ.get('TZ_SERVICE_PORT', '10101')}"
 )
 _tz_env = {k: v for k, v in os.environ.items() if k.startswith("TZ_") and "PASSWORD" not in k}
-c.JupyterHub.services = [service(_tz_url, _tz_env)]  # noqa: F821
+# It runs in TZ_HOME, where it reads tz_config.py (c.TzJobManager..., c.TzStorage...).
+c.JupyterHub.services = [service(_tz_url, _tz_env, cwd=os.environ.get("TZ_HOME", ""))]  # noqa: F821
 # User servers reach the service directly (no proxy hop) with their own token.
 c.Spawner.environment.update({"TZ_SERVICE_URL": _tz_url + "/services/tz/"})  # noqa: F821

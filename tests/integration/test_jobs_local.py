@@ -233,3 +233,29 @@ def test_a_followed_log_stream_continues_into_the_retry(api, workdir):
     lines = [ln for ln in r.iter_lines(decode_unicode=True) if ln.startswith("data:")]
     assert [_json.loads(ln[5:]).get("line") for ln in lines[:-1]] == ["attempt 1", "attempt 2"]
     assert _json.loads(lines[-1][5:]) == {"status": "succeeded"}
+
+
+def test_cancel_right_after_start_and_a_killed_supervisor_end_the_job(api, workdir):
+    # Given a job cancelled the moment it is marked running (its supervisor still starting)
+    alice = api("alice")
+    job = alice.submit(name="quick-cancel", entry="sleep.py", snapshot=alice.snapshot(workdir))
+    alice.wait(job["id"], {"running"})
+    alice.post(f"/jobs/{job['id']}/cancel")
+    # Then it ends cancelled, with nothing left running
+    job = alice.wait(job["id"], timeout=30)
+    assert job["status"] == "cancelled" and job["message"] == "cancelled by alice"
+    assert job_processes(job["id"]) == []
+    # Given a job whose supervisor is SIGKILLed while it runs
+    job = alice.submit(name="lost", entry="sleep.py", snapshot=alice.snapshot(workdir))
+    alice.wait(job["id"], {"running"})
+    import time
+
+    time.sleep(2)
+    # (the supervisor's command line names the job's run folder)
+    commands = {p: " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])}
+    supervisor = [p for p, cmd in commands.items() if "supervisor" in cmd and job["id"] in cmd]
+    supervisor[0].kill()
+    # Then the job fails as SupervisorLost and its ranks are cleaned up
+    job = alice.wait(job["id"], timeout=30)
+    assert job["status"] == "failed" and job["reason"] == "SupervisorLost"
+    assert job_processes(job["id"]) == []

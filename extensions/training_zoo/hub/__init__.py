@@ -58,13 +58,19 @@ def server_token_scopes() -> list[str]:
     return ["users:activity!user", "access:servers!server", *user_scopes(), "custom:tz:admin"]
 
 
-def service(url: str, environment: dict[str, str], command: list[str] | None = None) -> dict:
-    """The ``c.JupyterHub.services`` entry of the hub-managed TZ service."""
+def service(
+    url: str, environment: dict[str, str], cwd: str = "", command: list[str] | None = None
+) -> dict:
+    """The ``c.JupyterHub.services`` entry of the hub-managed TZ service.
+
+    ``cwd`` is where it runs, and so where it finds ``tz_config.py``.
+    """
     return {
         "name": SERVICE_NAME,
         "url": url,
         "command": command or [sys.executable, "-m", "training_zoo.service"],
         "environment": environment,
+        "cwd": cwd,
         "display": False,
         "oauth_no_confirm": True,
     }

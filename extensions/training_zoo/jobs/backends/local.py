@@ -124,6 +124,7 @@ class TzLocalBackend(TzJobBackend):
         self._task: asyncio.Task | None = None
         # Supervisors this process started, reaped when they end (no zombies while TZ runs).
         self._procs: dict[str, subprocess.Popen] = {}
+        self._checked: dict[str, float] = {}  # job id -> when its supervisor was last checked
         self._wake = asyncio.Event()
 
     # ---- paths ------------------------------------------------------------------------------
@@ -377,13 +378,52 @@ class TzLocalBackend(TzJobBackend):
             state=dict(job.state),
         ))  # fmt: skip
 
+    def _supervisor_alive(self, job: BackendJob, state: dict) -> bool:
+        proc = self._procs.get(job.id)
+        if proc is not None:
+            return proc.poll() is None  # also reaps it
+        info = state if state.get("pid") else job.state.get("supervisor") or {}
+        try:
+            p = psutil.Process(info["pid"])
+            same = abs(p.create_time() - info["create_time"]) < 1
+            return same and p.status() != psutil.STATUS_ZOMBIE
+        except (KeyError, psutil.Error):
+            return False
+
+    async def _supervisor_lost(self, job: BackendJob) -> None:
+        """The supervisor died without a result: clean up and report why, as best we know."""
+        await asyncio.to_thread(kill_job_processes, job.id, self.kill_grace)
+        self.running.pop(job.id, None)
+        self._procs.pop(job.id, None)
+        self._wake.set()
+        cancel = self.attempt_dir(job) / "cancel"
+        if cancel.exists():
+            by = cancel.read_text().strip()
+            status, reason, message = CANCELLED, "Cancelled", f"cancelled by {by}"
+        else:
+            status, reason = FAILED, "SupervisorLost"
+            message = "the job's supervisor stopped without recording a result"
+        await self._emit(JobUpdate(
+            job.id, job.attempt, status=status, reason=reason, message=message,
+            events=[Event(reason, message, "Warning")], finished=time.time(),
+        ))  # fmt: skip
+
     async def _collect(self) -> None:
+        now = time.monotonic()
         for job in list(self.running.values()):
             run = self.attempt_dir(job)
             events, offset = self._new_events(run, job.state.get("events_offset", 0))
             state = read_json(run / "state.json") or {}
             final = state.get("status") in FINISHED
             if not events and not final:
+                # A supervisor killed before it could record anything (SIGKILL, OOM, a cancel
+                # during its start) must not leave the job "running" forever.
+                if now - self._checked.get(job.id, 0) > 1.0:
+                    self._checked[job.id] = now
+                    if not self._supervisor_alive(job, state):
+                        state = read_json(run / "state.json") or {}
+                        if state.get("status") not in FINISHED:
+                            await self._supervisor_lost(job)
                 continue
             job.state["events_offset"] = offset
             update = JobUpdate(job.id, job.attempt, events=events, state=dict(job.state))
@@ -392,6 +432,7 @@ class TzLocalBackend(TzJobBackend):
                 update.message, update.exit_code = state.get("message"), state.get("exit_code")
                 update.finished = state.get("finished")
                 self.running.pop(job.id, None)
+                self._checked.pop(job.id, None)
                 proc = self._procs.pop(job.id, None)
                 if proc is not None:
                     await asyncio.to_thread(proc.wait)

@@ -152,6 +152,9 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self.on_sigterm)
         signal.signal(signal.SIGINT, self.on_sigterm)
         self.state(status="running")
+        if (self.run / "cancel").exists():
+            self.stopping = "cancel"  # cancelled while this process was starting
+            return self.finish([])
         s = self.spec
         for d in ("logs_dir", "ranks_dir", "metrics_dir", "output_dir"):
             os.makedirs(s[d], exist_ok=True)
@@ -292,6 +295,8 @@ def kill_job_processes(job_id: str, grace: float, extra: list[psutil.Process] = 
 
 
 def main() -> int:
+    # Until the supervisor's own handler is in place, a cancel must still stop it cleanly.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     run_dir = Path(sys.argv[1])
     sup = Supervisor(run_dir)
     try:

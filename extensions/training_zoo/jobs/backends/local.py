@@ -188,29 +188,12 @@ class TzLocalBackend(TzJobBackend):
 
     async def _reconcile(self, job: BackendJob) -> None:
         state = read_json(self.attempt_dir(job) / "state.json") or {}
-        if state.get("status") in FINISHED:
-            self.running[job.id] = job  # _collect reports the final state and frees it
-            return
-        launched = job.state.get("supervisor") or {}
-        pid = state.get("pid") or launched.get("pid")
-        ctime = state.get("create_time") or launched.get("create_time")
-        alive = False
-        if pid:
-            try:
-                alive = abs(psutil.Process(pid).create_time() - ctime) < 1
-            except psutil.Error:
-                alive = False
-        if alive:
-            self.log.info("Re-adopting running job %s (supervisor pid %s)", job.id, pid)
+        if state.get("status") in FINISHED or self._supervisor_alive(job, state):
+            # Re-adopted: _collect reports its events and final state as if nothing happened.
+            self.log.info("Re-adopting job %s", job.id)
             self.running[job.id] = job
             return
-        await asyncio.to_thread(kill_job_processes, job.id, self.kill_grace)
-        await self._emit(JobUpdate(
-            job.id, job.attempt, status=FAILED, reason="SupervisorLost",
-            message="the job's supervisor stopped without recording a result",
-            events=[Event("SupervisorLost", "supervisor gone; job marked failed", "Warning")],
-            finished=time.time(),
-        ))  # fmt: skip
+        await self._supervisor_lost(job)
 
     async def stop(self) -> None:
         if self._task:

@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LABEXT_OUT := extensions/training_zoo/labextension/package.json
 PYTEST_ARGS ?=
 
-.PHONY: up test install lint bench clean help
+.PHONY: up test test-lab install lint bench clean help
 
 help:
 	@echo "make up     start JupyterHub + proxy + TZ service on http://127.0.0.1:$${TZ_PORT:-8000}"
@@ -50,8 +50,13 @@ up: install
 
 lint: install
 	$(BIN)/ruff check .
+	cd labextension && npm run --silent lint:check
 
-test: install /usr/bin/chromium lint
+# The labextension's own unit tests (Jest), before the Python suite.
+test-lab: labextension/node_modules/.package-lock.json
+	cd labextension && npm test --silent
+
+test: install /usr/bin/chromium lint test-lab
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -161,6 +161,29 @@ export function SubmitForm(props: ISubmitFormProps): JSX.Element {
       : undefined
   });
 
+  /** A whole-number field of the grid (nodes, processes, GPUs, retries, timeout). */
+  const numberField = (
+    name: FieldName,
+    label: string,
+    min: number,
+    hint?: string
+  ): JSX.Element => (
+    <FormField
+      id={`jp-tz-SubmitForm-${name}`}
+      label={label}
+      error={errors[name]}
+      hint={hint}
+    >
+      <input
+        {...field(name)}
+        className="jp-mod-styled jp-tz-Input"
+        type="number"
+        min={min}
+        step={1}
+      />
+    </FormField>
+  );
+
   let folder = '';
   try {
     folder = values.workdir.trim()
@@ -262,72 +285,16 @@ export function SubmitForm(props: ISubmitFormProps): JSX.Element {
             ))}
           </select>
         </FormField>
-        <FormField
-          id="jp-tz-SubmitForm-nodes"
-          label={trans.__('Nodes')}
-          error={errors.nodes}
-        >
-          <input
-            {...field('nodes')}
-            className="jp-mod-styled jp-tz-Input"
-            type="number"
-            min={1}
-            step={1}
-          />
-        </FormField>
-        <FormField
-          id="jp-tz-SubmitForm-procs_per_node"
-          label={trans.__('Processes per node')}
-          error={errors.procs_per_node}
-        >
-          <input
-            {...field('procs_per_node')}
-            className="jp-mod-styled jp-tz-Input"
-            type="number"
-            min={1}
-            step={1}
-          />
-        </FormField>
-        <FormField
-          id="jp-tz-SubmitForm-gpus"
-          label={trans.__('GPUs per node')}
-          error={errors.gpus}
-        >
-          <input
-            {...field('gpus')}
-            className="jp-mod-styled jp-tz-Input"
-            type="number"
-            min={0}
-            step={1}
-          />
-        </FormField>
-        <FormField
-          id="jp-tz-SubmitForm-max_retries"
-          label={trans.__('Max retries')}
-          error={errors.max_retries}
-        >
-          <input
-            {...field('max_retries')}
-            className="jp-mod-styled jp-tz-Input"
-            type="number"
-            min={0}
-            step={1}
-          />
-        </FormField>
-        <FormField
-          id="jp-tz-SubmitForm-timeout"
-          label={trans.__('Timeout (seconds)')}
-          error={errors.timeout}
-          hint={trans.__('0 = no timeout')}
-        >
-          <input
-            {...field('timeout')}
-            className="jp-mod-styled jp-tz-Input"
-            type="number"
-            min={0}
-            step={1}
-          />
-        </FormField>
+        {numberField('nodes', trans.__('Nodes'), 1)}
+        {numberField('procs_per_node', trans.__('Processes per node'), 1)}
+        {numberField('gpus', trans.__('GPUs per node'), 0)}
+        {numberField('max_retries', trans.__('Max retries'), 0)}
+        {numberField(
+          'timeout',
+          trans.__('Timeout (seconds)'),
+          0,
+          trans.__('0 = no timeout')
+        )}
         <FormField
           id="jp-tz-SubmitForm-args"
           label={trans.__('Arguments')}

@@ -259,3 +259,15 @@ def test_cancel_right_after_start_and_a_killed_supervisor_end_the_job(api, workd
     job = alice.wait(job["id"], timeout=30)
     assert job["status"] == "failed" and job["reason"] == "SupervisorLost"
     assert job_processes(job["id"]) == []
+
+
+def test_memory_limit_per_node_is_enforced_as_oomkilled(api):
+    alice = api("alice")
+    hog = "x = bytearray(400 * 2**20); import time; print('allocated', flush=True); time.sleep(30)"
+    job = alice.submit(name="hog", framework="custom", command=["python3", "-c", hog],
+                       resources_per_node={"memory": "200Mi"})  # fmt: skip
+    job = alice.wait(job["id"], timeout=60)
+    assert job["status"] == "failed" and job["reason"] == "OOMKilled"
+    assert "node 0 used" in job["message"] and "200Mi" in job["message"]
+    assert any(e["reason"] == "OOMKilled" for e in alice.events(job["id"]))
+    assert job_processes(job["id"]) == []

@@ -69,3 +69,13 @@ def test_parse_spec(case):
 
 def test_world_size_is_nodes_times_procs():
     assert parse_spec({"name": "a", "code": "x", "nodes": 3, "procs_per_node": 2}).world_size == 6
+
+
+@pytest.mark.parametrize(("quantity", "expected"), [
+    (None, None), ("512Mi", 512 * 2**20), ("4Gi", 4 * 2**30), ("1.5Gi", int(1.5 * 2**30)),
+    ("2G", 2 * 10**9), ("1000", 1000), ("64Ki", 65536),
+])  # fmt: skip
+def test_memory_quantities_read_like_kubernetes(quantity, expected):
+    from training_zoo.jobs.backends.supervisor import parse_memory
+
+    assert parse_memory(quantity) == expected

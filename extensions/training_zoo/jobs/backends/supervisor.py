@@ -35,6 +35,19 @@ PASS_ENV = {
 PASS_PREFIXES = ("LC_", "NCCL_", "OPENBLAS_", "MKL_")
 
 
+MEMORY_CHECK_SECONDS = 0.5
+UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+         "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}  # fmt: skip
+
+
+def parse_memory(value: str | None) -> int | None:
+    """Kubernetes-style quantity (``512Mi``, ``4Gi``, ``1G``) in bytes; None when unset."""
+    if not value:
+        return None
+    number = value.rstrip("KMGTi")
+    return int(float(number) * UNITS[value[len(number) :]])
+
+
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data))
@@ -47,7 +60,8 @@ class Supervisor:
         self.spec = json.loads((run_dir / "launch.json").read_text())
         self.events = open(run_dir / "events.jsonl", "a", buffering=1)
         self.procs: list[subprocess.Popen] = []
-        self.stopping: str | None = None  # "cancel" | "timeout" | "failure"
+        self.stopping: str | None = None  # "cancel" | "timeout" | "oom" | "failure"
+        self.oom_message = ""
         self.started = time.time()
 
     def event(self, reason: str, message: str, type_: str = "Normal") -> None:
@@ -142,6 +156,28 @@ class Supervisor:
             extra=self.descendants(),
         )
 
+    def check_memory(self, limit: int) -> None:
+        """Enforce ``resources_per_node.memory``: each node's processes together (RSS)."""
+        for node, launcher in enumerate(self.procs):
+            try:
+                root = psutil.Process(launcher.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            used = 0
+            for proc in tree:
+                try:
+                    used += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+            if used > limit:
+                self.stopping = "oom"
+                self.oom_message = (
+                    f"node {node} used {used / 2**20:.0f} MiB, over its memory limit "
+                    f"{self.spec['memory']} (resources_per_node.memory)"
+                )
+                return
+
     def on_sigterm(self, _signum: int, _frame: object) -> None:
         if self.stopping is None:
             self.stopping = "cancel"
@@ -176,6 +212,8 @@ class Supervisor:
             f"process(es), attempt {s['attempt']}",
         )
         timeout = float(s.get("timeout") or 0)
+        memory_limit = parse_memory(s.get("memory"))
+        next_memory_check = 0.0
         failed_at: float | None = None
         while True:
             codes = [p.poll() for p in self.procs]
@@ -183,6 +221,9 @@ class Supervisor:
                 break
             if self.stopping is None and timeout and time.time() - self.started > timeout:
                 self.stopping = "timeout"
+            if self.stopping is None and memory_limit and time.monotonic() > next_memory_check:
+                next_memory_check = time.monotonic() + MEMORY_CHECK_SECONDS
+                self.check_memory(memory_limit)
             if self.stopping is None and any(c not in (None, 0) for c in codes):
                 # Peers of a failed node normally stop by themselves; give them a moment.
                 failed_at = failed_at or time.time()
@@ -228,6 +269,8 @@ class Supervisor:
             )
             status, reason = "cancelled", "Cancelled"
             message = f"cancelled by {who}" if who else "cancelled"
+        elif self.stopping == "oom":
+            status, reason, message = "failed", "OOMKilled", self.oom_message
         elif self.stopping == "timeout":
             status, reason = "failed", "TimedOut"
             message = f"killed after the {self.spec['timeout']:g} s timeout"

@@ -97,3 +97,18 @@ async def test_queue_positions_follow_the_order(backend):
 ])  # fmt: skip
 def test_jobs_that_can_never_fit_are_refused_up_front(backend, spec, problem):
     assert problem in backend.check_fits(job("x", **spec))
+
+
+@pytest.mark.parametrize(("name", "ok"), [
+    ("local", True),
+    ("training_zoo.jobs.backends.local.TzLocalBackend", True),
+    ("training_zoo.storage.TzStorage", False),
+])  # fmt: skip
+def test_backend_class_resolves_aliases_and_import_strings(name, ok):
+    from training_zoo.jobs.manager import load_backend_class
+
+    if ok:
+        assert load_backend_class(name) is TzLocalBackend
+    else:
+        with pytest.raises(ValueError, match="not a TzJobBackend"):
+            load_backend_class(name)

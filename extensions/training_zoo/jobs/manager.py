@@ -14,6 +14,7 @@ import posixpath
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,7 +31,6 @@ from ..snapshot import validate_archive
 from ..storage import TzStorage, join_key
 from .backends.base import BackendJob, Event, JobUpdate, TzJobBackend
 from .types import (
-    CANCELLED,
     FAILED,
     FINISHED,
     PENDING,
@@ -38,13 +38,27 @@ from .types import (
     RUNNING,
     SPEC_FIELDS,
     STATUSES,
-    SUCCEEDED,
     check_fields,
     parse_spec,
     spec_from_dict,
 )
 
-BACKEND_ALIASES = {"local": "training_zoo.jobs.backends.local.TzLocalBackend"}
+BACKEND_GROUP = "training_zoo.job_backends"
+
+
+def load_backend_class(name: str) -> type[TzJobBackend]:
+    """An alias from the ``training_zoo.job_backends`` entry points, or an import string.
+
+    Raises
+    ------
+    ValueError
+        When the name resolves to something that is not a ``TzJobBackend``.
+    """
+    aliases = {ep.name: ep for ep in entry_points(group=BACKEND_GROUP)}
+    cls = aliases[name].load() if name in aliases else import_item(name)
+    if not (isinstance(cls, type) and issubclass(cls, TzJobBackend)):
+        raise ValueError(f"TzJobManager.backend_class: {name} is not a TzJobBackend")
+    return cls
 
 
 def utcnow() -> datetime:
@@ -96,9 +110,7 @@ class TzJobManager(LoggingConfigurable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sessions: sessionmaker[Session] = self.session_factory
-        cls = import_item(BACKEND_ALIASES.get(self.backend_class, self.backend_class))
-        if not (isinstance(cls, type) and issubclass(cls, TzJobBackend)):
-            raise ValueError(f"TzJobManager.backend_class: {self.backend_class} is no TzJobBackend")
+        cls = load_backend_class(self.backend_class)
         self.backend: TzJobBackend = cls(parent=self, storage=self.storage)
         self._changed = asyncio.Condition()
 
@@ -460,5 +472,3 @@ class TzJobManager(LoggingConfigurable):
             await self.backend.submit(resubmit)
         await self._notify()
 
-
-__all__ = ["CANCELLED", "SUCCEEDED", "TzJobManager"]

@@ -27,7 +27,7 @@ import psutil
 from traitlets import Float, Instance, Integer, Unicode, default
 
 from ...storage import TzStorage
-from ..types import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING
+from ..types import CANCELLED, FAILED, FINISHED, RUNNING
 from .base import BackendJob, Event, JobUpdate, TzJobBackend, UpdateCallback
 from .supervisor import kill_job_processes
 
@@ -527,10 +527,3 @@ class TzLocalBackend(TzJobBackend):
 
     async def delete(self, job: BackendJob) -> None:
         await asyncio.to_thread(shutil.rmtree, self.job_dir(job), True)
-
-    def is_queued(self, job_id: str) -> bool:
-        return job_id in self.queue
-
-    @property
-    def statuses(self) -> dict[str, str]:
-        return {**{k: QUEUED for k in self.queue}, **{k: RUNNING for k in self.running}}

@@ -373,49 +373,60 @@ def _take_trailing_options(args: argparse.Namespace) -> None:
     args.args = script_args + tail
 
 
+#: The job options of ``tz train`` and ``%tz_train``, defined once: ``(flags, kwargs)``.
+TRAIN_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--name",), {"help": "job name (default: the script's file name, or 'cell')"}),
+    (("--framework",), {
+        "choices": ("pytorch", "tensorflow", "custom"), "default": "pytorch",
+        "help": "how ranks start: torchrun, TF_CONFIG or plain processes (default pytorch)",
+    }),
+    (("--nodes",), {"type": int_at_least(1), "default": 1, "metavar": "N",
+                    "help": "number of nodes (default 1)"}),
+    (("--procs-per-node",), {"type": int_at_least(1), "default": 1, "metavar": "N",
+                             "help": "processes (ranks) per node (default 1)"}),
+    (("--gpus-per-node",), {"type": int_at_least(0), "default": 0, "metavar": "N",
+                            "help": "GPUs per node (default 0)"}),
+    (("--cpus-per-node",), {"type": positive_number, "metavar": "N",
+                            "help": "CPUs per node (service default)"}),
+    (("--memory-per-node",), {"metavar": "SIZE",
+                              "help": "memory per node, e.g. 16Gi (enforced; service default)"}),
+    (("--env",), {"action": "append", "metavar": "KEY=VALUE",
+                  "help": "environment variable for the job (repeatable)"}),
+    (("--max-retries",), {"type": int_at_least(0), "default": 0, "metavar": "N",
+                          "help": "restarts after a failure (default 0)"}),
+    (("--timeout",), {"type": int_at_least(0), "default": 0, "metavar": "SECONDS",
+                      "help": "stop the job after SECONDS (0: never)"}),
+    (("--priority",), {"type": int, "default": 0, "metavar": "N",
+                       "help": "higher runs first (default 0)"}),
+]  # fmt: skip
+
+
+def train_spec(options: argparse.Namespace) -> dict[str, Any]:
+    """The ``Client.train`` keyword arguments that :data:`TRAIN_OPTIONS` parsed into ``options``.
+
+    Raises
+    ------
+    ValueError
+        For a malformed ``--env``.
+    """
+    return {
+        "name": options.name,
+        "framework": options.framework,
+        "nodes": options.nodes,
+        "procs_per_node": options.procs_per_node,
+        "gpus_per_node": options.gpus_per_node,
+        "cpus_per_node": options.cpus_per_node,
+        "memory_per_node": options.memory_per_node,
+        "env": parse_env(options.env),
+        "max_retries": options.max_retries,
+        "timeout": options.timeout,
+        "priority": options.priority,
+    }
+
+
 def _configure_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", help="job name (default: the script's file name)")
-    p.add_argument(
-        "--framework",
-        choices=("pytorch", "tensorflow", "custom"),
-        default="pytorch",
-        help="how ranks start: torchrun, TF_CONFIG or plain processes (default pytorch)",
-    )
-    p.add_argument(
-        "--nodes", type=int_at_least(1), default=1, metavar="N", help="number of nodes (default 1)"
-    )
-    p.add_argument(
-        "--procs-per-node",
-        type=int_at_least(1),
-        default=1,
-        metavar="N",
-        help="ranks per node (default 1)",
-    )
-    p.add_argument(
-        "--gpus-per-node",
-        type=int_at_least(0),
-        default=0,
-        metavar="N",
-        help="GPUs per node (default 0)",
-    )
-    p.add_argument("--cpus-per-node", type=positive_number, metavar="N", help="CPUs per node")
-    p.add_argument("--memory-per-node", metavar="SIZE", help="memory per node, e.g. 16Gi")
-    p.add_argument(
-        "--env", action="append", metavar="KEY=VALUE", help="environment variable (repeatable)"
-    )
-    p.add_argument(
-        "--max-retries", type=int_at_least(0), default=0, metavar="N", help="restarts on failure"
-    )
-    p.add_argument(
-        "--timeout",
-        type=int_at_least(0),
-        default=0,
-        metavar="SECONDS",
-        help="stop the job after SECONDS (0: never)",
-    )
-    p.add_argument(
-        "--priority", type=int, default=0, metavar="N", help="higher runs first (default 0)"
-    )
+    for flags, kwargs in TRAIN_OPTIONS:
+        p.add_argument(*flags, **kwargs)
     p.add_argument(
         "--workdir",
         default=".",
@@ -434,24 +445,9 @@ def _run_train(args: argparse.Namespace) -> int:
         _take_trailing_options(args)
     except SystemExit:
         return EXIT_USAGE  # argparse already printed which option was wrong
-    env = parse_env(args.env)
+    spec = train_spec(args)
     client = make_client(args)
-    job = client.train(
-        args.script,
-        args=args.args,
-        name=args.name,
-        framework=args.framework,
-        working_dir=args.workdir,
-        nodes=args.nodes,
-        procs_per_node=args.procs_per_node,
-        gpus_per_node=args.gpus_per_node,
-        cpus_per_node=args.cpus_per_node,
-        memory_per_node=args.memory_per_node,
-        env=env,
-        max_retries=args.max_retries,
-        timeout=args.timeout,
-        priority=args.priority,
-    )
+    job = client.train(args.script, args=args.args, working_dir=args.workdir, **spec)
     print(job["id"], flush=True)
     if not args.wait:
         return EXIT_OK

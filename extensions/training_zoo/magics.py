@@ -32,12 +32,12 @@ from traitlets import Float, Unicode
 
 from .cli import (
     JOB_COLUMNS,
+    TRAIN_OPTIONS,
     format_table,
     int_at_least,
     job_rows,
-    parse_env,
-    positive_number,
     status_line,
+    train_spec,
 )
 from .client import Client, TzClientError
 
@@ -46,7 +46,12 @@ if TYPE_CHECKING:
 
 __all__ = ["JobTable", "TzMagics", "load_ipython_extension"]
 
-_FRAMEWORKS = ("pytorch", "tensorflow", "custom")
+
+def train_arguments(func: Any) -> Any:
+    """Decorate a magic with the job options of :data:`~training_zoo.cli.TRAIN_OPTIONS`."""
+    for flags, kwargs in reversed(TRAIN_OPTIONS):
+        func = argument(*flags, **kwargs)(func)
+    return func
 
 
 class JobTable:
@@ -141,60 +146,7 @@ class TzMagics(Magics):
     # -- %tz_train / %%tz_train ------------------------------------------------------------
 
     @magic_arguments()
-    @argument("--name", help="Job name (default: the script's file name, or 'cell').")
-    @argument(
-        "--framework",
-        choices=_FRAMEWORKS,
-        default="pytorch",
-        help="How ranks start: torchrun (pytorch), TF_CONFIG (tensorflow) or plain processes.",
-    )
-    @argument(
-        "--nodes", type=int_at_least(1), default=1, metavar="N", help="Number of nodes (default 1)."
-    )
-    @argument(
-        "--procs-per-node",
-        type=int_at_least(1),
-        default=1,
-        metavar="N",
-        help="Processes (ranks) per node (default 1).",
-    )
-    @argument(
-        "--gpus-per-node",
-        type=int_at_least(0),
-        default=0,
-        metavar="N",
-        help="GPUs per node (default 0).",
-    )
-    @argument(
-        "--cpus-per-node",
-        type=positive_number,
-        metavar="N",
-        help="CPUs per node (service default).",
-    )
-    @argument(
-        "--memory-per-node", metavar="SIZE", help="Memory per node, e.g. 16Gi (service default)."
-    )
-    @argument(
-        "--env",
-        action="append",
-        metavar="KEY=VALUE",
-        help="Environment variable for the job; repeat for more.",
-    )
-    @argument(
-        "--max-retries",
-        type=int_at_least(0),
-        default=0,
-        metavar="N",
-        help="Restarts after a failure.",
-    )
-    @argument(
-        "--timeout",
-        type=int_at_least(0),
-        default=0,
-        metavar="SECONDS",
-        help="Stop the job after this many seconds (0: never).",
-    )
-    @argument("--priority", type=int, default=0, metavar="N", help="Higher runs first (default 0).")
+    @train_arguments
     @argument(
         "--workdir",
         metavar="DIR",
@@ -237,7 +189,7 @@ class TzMagics(Magics):
                 "%%tz_train to run the cell's code"
             )
         try:
-            env = parse_env(opts.env)
+            spec = train_spec(opts)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if cell is not None:
@@ -248,21 +200,7 @@ class TzMagics(Magics):
             script_args = list(opts.args)
             source = {"script": opts.script, "working_dir": opts.workdir or "."}
         with _usage_errors():
-            job = self.client.train(
-                **source,
-                args=script_args,
-                name=opts.name,
-                framework=opts.framework,
-                nodes=opts.nodes,
-                procs_per_node=opts.procs_per_node,
-                gpus_per_node=opts.gpus_per_node,
-                cpus_per_node=opts.cpus_per_node,
-                memory_per_node=opts.memory_per_node,
-                env=env,
-                max_retries=opts.max_retries,
-                timeout=opts.timeout,
-                priority=opts.priority,
-            )
+            job = self.client.train(**source, args=script_args, **spec)
         monitor = self._show_monitor(job)
         if not opts.wait:
             return None

@@ -8,9 +8,8 @@ import * as React from 'react';
 
 import { IJob } from '../api/jobs';
 import { JobDetail } from './components/JobDetail';
-import { SubmitForm, SubmitStage } from './components/SubmitForm';
+import { ISubmitFormProps, SubmitForm } from './components/SubmitForm';
 import { JobModel } from './model';
-import { IFormValues, ISubmission } from './spec';
 
 /**
  * The submit form as a widget; one is kept open and re-filled on request.
@@ -69,21 +68,7 @@ export namespace SubmitWidget {
   /**
    * Options of the submit widget.
    */
-  export interface IOptions {
-    trans: TranslationBundle;
-    initial: Partial<IFormValues>;
-    /** The `.py` file selected in the file browser, or `null`. */
-    pickScript: () => string | null;
-    /** Upload the snapshot and submit the job; throws on failure. */
-    onSubmit: (
-      submission: ISubmission,
-      onStage: (stage: SubmitStage) => void
-    ) => Promise<void>;
-    /** Show an error to the user. */
-    onError: (message: string) => void;
-    /** Close the form. */
-    onCancel: () => void;
-  }
+  export type IOptions = Omit<ISubmitFormProps, 'scriptRequested'>;
 }
 
 /**

@@ -36,6 +36,9 @@ class Job(Base):
     # Whatever the backend needs to find the job again after a restart (pids, object names).
     backend_state: Mapped[dict] = mapped_column(JSON, default=dict)
     cloned_from: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # The owner's JupyterHub groups when submitted: they decide the team queue on Kubernetes, and
+    # a retry or a restart must not move the job to another team.
+    groups: Mapped[list | None] = mapped_column(JSON, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -139,6 +139,7 @@ class TzJobManager(LoggingConfigurable):
             created=job.created.timestamp(),
             snapshot_key=self._snapshot_key(job.owner, snapshot) if snapshot else None,
             job_key=join_key("jobs", job.owner, job.id),
+            groups=tuple(job.groups or ()),
             state=dict(job.backend_state or {}),
         )
 
@@ -264,7 +265,7 @@ class TzJobManager(LoggingConfigurable):
                 id=self._new_id(spec.name), owner=user.name, name=spec.name,
                 framework=spec.framework, status=PENDING, spec=spec.to_dict(),
                 priority=spec.priority, attempt=1, backend=self.backend.name, backend_state={},
-                created=utcnow(), cloned_from=cloned_from,
+                created=utcnow(), cloned_from=cloned_from, groups=sorted(user.groups),
             )  # fmt: skip
             bjob = self._backend_job(job)
             problem = self.backend.check_fits(bjob)

@@ -25,6 +25,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 SNAPSHOT_RE = re.compile(r"^[0-9a-f]{64}$")
+# registry/name[:tag][@sha256:digest], as the OCI distribution spec spells references.
+IMAGE_RE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
 MAX_ARGS, MAX_ARG_LEN, MAX_CODE = 256, 4096, 1024 * 1024
 
 
@@ -51,6 +56,9 @@ class JobSpec:
     max_retries: int = 0
     timeout: float = 0
     priority: int = 0
+    # Container image for backends that run containers (Kubernetes); None means the trainer image
+    # of the catalogue for this framework. The local backend runs the service's own environment.
+    image: str | None = None
 
     @property
     def world_size(self) -> int:
@@ -176,8 +184,15 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
     if memory is not None and (not isinstance(memory, str) or not MEMORY_RE.match(memory)):
         raise InvalidRequest.field("resources_per_node.memory", "must look like 512Mi or 4Gi")
 
+    image = body.get("image")
+    if image is not None and (
+        not isinstance(image, str) or len(image) > 255 or not IMAGE_RE.match(image)
+    ):
+        raise InvalidRequest.field("image", "must be an image reference like registry/name:tag")
+
     return JobSpec(
         name=name,
+        image=image,
         framework=framework,
         entry=entry,
         code=code,

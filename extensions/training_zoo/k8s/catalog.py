@@ -20,12 +20,9 @@ from typing import Any
 from traitlets import Dict, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..jobs.types import IMAGE_RE
+
 SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
-# name[:tag][@digest], with an optional registry host (and port) in front.
-IMAGE_RE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
-)
 QUANTITY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 IMAGE_KINDS = ("notebook", "trainer")
 FRAMEWORKS = ("pytorch", "tensorflow", "custom")

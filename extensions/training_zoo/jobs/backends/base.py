@@ -30,6 +30,8 @@ class BackendJob:
     # Storage keys: the code snapshot archive (or None) and the job's folder (output, logs).
     snapshot_key: str | None
     job_key: str
+    # The owner's JupyterHub groups at submit time (team queues).
+    groups: tuple[str, ...] = ()
     # Whatever this backend stored for the job last time (pids, object names); survives restarts.
     state: dict[str, Any] = field(default_factory=dict)
 

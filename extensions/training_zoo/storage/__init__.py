@@ -110,6 +110,23 @@ class TzStorage(LoggingConfigurable):
             return
         self.fs.put(str(local_dir), self.path(key), recursive=True)
 
+    def presigned_url(self, key: str, method: str = "GET", expires: int = 24 * 3600) -> str:
+        """A URL that lets its holder GET (or PUT) exactly ``key`` for ``expires`` seconds.
+
+        How a training pod reads its code and writes its output without any storage credential.
+
+        Raises
+        ------
+        NotImplementedError
+            When storage is a local folder: nothing outside this machine could use the URL.
+        """
+        if self.local_path(key) is not None:
+            raise NotImplementedError(
+                "presigned URLs need object storage (TzStorage.url = 's3://...'), not a folder"
+            )
+        client_method = {"GET": "get_object", "PUT": "put_object"}[method]
+        return self.fs.url(self.path(key), expires=expires, client_method=client_method)
+
     def delete(self, key: str) -> None:
         if self.fs.exists(self.path(key)):
             self.fs.rm(self.path(key), recursive=True)

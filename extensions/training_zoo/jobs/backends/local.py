@@ -28,6 +28,7 @@ from traitlets import Float, Instance, Integer, Unicode, default
 
 from ...storage import TzStorage
 from ..types import CANCELLED, FAILED, FINISHED, RUNNING
+from . import spool
 from .base import BackendJob, Event, JobUpdate, TzJobBackend, UpdateCallback
 from .supervisor import kill_job_processes
 
@@ -356,9 +357,15 @@ class TzLocalBackend(TzJobBackend):
         supervisor = {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time()}
         job.state.update(launched_attempt=job.attempt, events_offset=0, supervisor=supervisor)
         self.running[job.id] = job
+        events = []
+        if spec.image:
+            events.append(Event(
+                "ImageIgnored", f"image {spec.image} is for container backends; the local "
+                "backend runs the service's own Python environment",
+            ))  # fmt: skip
         await self._emit(JobUpdate(
             job.id, job.attempt, status=RUNNING, reason="Started", started=time.time(),
-            state=dict(job.state),
+            state=dict(job.state), events=events,
         ))  # fmt: skip
 
     def _supervisor_alive(self, job: BackendJob, state: dict) -> bool:
@@ -447,16 +454,9 @@ class TzLocalBackend(TzJobBackend):
     # ---- logs and metrics -------------------------------------------------------------------
 
     async def log_ranks(self, job: BackendJob) -> list[int]:
-        logs = self.attempt_dir(job) / "logs"
-        ranks = []
-        for p in logs.glob("rank-*.log") if logs.exists() else []:
-            try:
-                ranks.append(int(p.stem.split("-", 1)[1]))
-            except ValueError:
-                continue
-        return sorted(ranks)
+        return spool.log_ranks(self.attempt_dir(job) / "logs")
 
-    async def get_job_logs(
+    def get_job_logs(
         self,
         job: BackendJob,
         rank: int | None,
@@ -464,66 +464,10 @@ class TzLocalBackend(TzJobBackend):
         tail: int | None,
         is_done: Callable[[], Awaitable[bool]],
     ) -> AsyncIterator[tuple[int, str]]:
-        logs = self.attempt_dir(job) / "logs"
-        offsets: dict[int, int] = {}
-        partial: dict[int, bytes] = {}
-        first = True
-        while True:
-            done = await is_done() if follow else True
-            ranks = [rank] if rank is not None else await self.log_ranks(job)
-            batch: list[tuple[int, str]] = []
-            for r in ranks:
-                path = logs / f"rank-{r}.log"
-                try:
-                    with open(path, "rb") as f:
-                        f.seek(offsets.get(r, 0))
-                        data = f.read(1 << 20)
-                except OSError:
-                    continue
-                offsets[r] = offsets.get(r, 0) + len(data)
-                data = partial.pop(r, b"") + data
-                lines = data.split(b"\n")
-                if lines[-1]:
-                    if done and len(data) < (1 << 20):
-                        lines.append(b"")  # the job ended: a last line without newline counts
-                    else:
-                        partial[r] = lines[-1]
-                batch.extend((r, ln.decode("utf-8", "replace")) for ln in lines[:-1])
-            if first and tail:
-                batch = batch[-tail:]
-            first = False
-            for item in batch:
-                yield item
-            if done and not batch:
-                return
-            if not batch:
-                await asyncio.sleep(0.2)
+        return spool.follow_logs(self.attempt_dir(job) / "logs", rank, follow, tail, is_done)
 
     async def get_job_metrics(self, job: BackendJob, cursor: str | None) -> tuple[list[dict], str]:
-        positions: dict[int, int] = {}
-        for part in (cursor or "").split(","):
-            if ":" in part:
-                r, n = part.split(":", 1)
-                if r.isdigit() and n.isdigit():
-                    positions[int(r)] = int(n)
-        metrics = self.attempt_dir(job) / "metrics"
-        items = []
-        for path in sorted(metrics.glob("rank-*.jsonl")) if metrics.exists() else []:
-            try:
-                rank = int(path.stem.split("-", 1)[1])
-                lines = path.read_text().splitlines()
-            except (OSError, ValueError):
-                continue
-            start = positions.get(rank, 0)
-            for seq, line in enumerate(lines[start:], start):
-                try:
-                    point = json.loads(line)
-                except ValueError:
-                    break  # a line still being written; pick it up next time
-                items.append({"rank": rank, "seq": seq, **point})
-                positions[rank] = seq + 1
-        items.sort(key=lambda p: (p["time"], p["rank"]))
-        return items, ",".join(f"{r}:{n}" for r, n in sorted(positions.items()))
+        return spool.read_metrics(self.attempt_dir(job) / "metrics", cursor)
 
     async def delete(self, job: BackendJob) -> None:
         await asyncio.to_thread(shutil.rmtree, self.job_dir(job), True)

@@ -575,6 +575,18 @@ def _run_up(args: argparse.Namespace) -> int:
     return up_main(list(args.extra))
 
 
+def _configure_k8s_render(p: argparse.ArgumentParser) -> None:
+    from .k8s.render import configure
+
+    configure(p)
+
+
+def _run_k8s_render(args: argparse.Namespace) -> int:
+    from .k8s.render import run
+
+    return run(args)
+
+
 for _command in (
     Subcommand(
         "up",
@@ -598,6 +610,14 @@ for _command in (
     Subcommand("status", "show one job", _configure_status, _run_status),
     Subcommand("cancel", "cancel a job", _configure_job, _run_cancel),
     Subcommand("clone", "resubmit a job with the same snapshot", _configure_clone, _run_clone),
+    Subcommand(
+        "k8s-render",
+        "write the Kubernetes objects TZ needs (service, runtimes, queues) from Helm values",
+        _configure_k8s_render,
+        _run_k8s_render,
+        "Read custom.tz from Zero-to-JupyterHub values and write the TZ service, the Kubeflow "
+        "ClusterTrainingRuntimes and the Kueue queues as YAML for kubectl apply.",
+    ),
 ):
     register_subcommand(_command)
 

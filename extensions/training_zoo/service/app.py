@@ -27,8 +27,10 @@ from .._version import __version__
 from ..db.orm import Job
 from ..db.session import make_session_factory
 from ..jobs import handlers as job_handlers
+from ..jobs.backends.kubernetes import TzKubernetesBackend
 from ..jobs.backends.local import TzLocalBackend
 from ..jobs.manager import TzJobManager
+from ..k8s.catalog import TzCluster
 from ..storage import TzStorage
 from .base import NotFoundHandler
 from .handlers import PrometheusHandler, RootHandler
@@ -58,7 +60,7 @@ class TzService(Application):
     name = "tz-service"
     version = __version__
     description = "Training Zoo service: REST API v1 for jobs (datasets, models ... later)."
-    classes = [TzJobManager, TzLocalBackend, TzStorage]
+    classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage]
 
     config_file = Unicode(
         "tz_config.py",

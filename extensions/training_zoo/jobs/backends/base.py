@@ -113,7 +113,11 @@ class TzJobBackend(LoggingConfigurable, metaclass=_BackendMeta):
         return []
 
     def check_fits(self, job: BackendJob) -> str | None:
-        """Why ``job`` can never run on this backend (refused at submit), or None."""
+        """Why ``job`` can never run on this backend (refused at submit), or None.
+
+        A reason returned here is reported against ``resources_per_node``; a backend raises
+        :class:`~training_zoo.errors.InvalidRequest` itself to name another field.
+        """
         return None
 
     def queue_position(self, job_id: str) -> int | None:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -50,8 +51,9 @@ def _http(url: str, data: bytes | None = None, tries: int = 5) -> bytes:
             with urllib.request.urlopen(request, timeout=300) as response:
                 return response.read()
         except OSError as e:
-            if attempt == tries - 1:
-                raise
+            client_error = isinstance(e, urllib.error.HTTPError) and e.code < 500
+            if client_error or attempt == tries - 1:
+                raise  # an expired or wrong URL does not get better with time
             say(f"storage request failed ({e}); retrying")
             time.sleep(2**attempt)
     raise AssertionError("unreachable")
@@ -134,6 +136,7 @@ def main() -> int:
     workspace = Path(os.environ.get("TZ_WORKSPACE", "/workspace"))
     output = Path(os.environ.get("TZ_OUTPUT_DIR", workspace / "output"))
     output.mkdir(parents=True, exist_ok=True)
+    os.environ["TZ_OUTPUT_DIR"] = str(output)  # the ranks' programs write here
     program = json.loads(os.environ["TZ_PROGRAM"])
     try:
         code = fetch_code(workspace)

@@ -56,8 +56,35 @@ lint: install
 test-lab: labextension/node_modules/.package-lock.json
 	cd labextension && npm test --silent
 
-test: install /usr/bin/chromium lint test-lab
+test: install /usr/bin/chromium /usr/bin/buildah lint test-lab
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Container images (images/README.md): buildah, no Docker daemon. `make images` needs registry
+# access for the official bases (PULL=never|missing|always); `make image-cpu-ci` is CI's offline
+# path (a debootstrapped Debian base, then a podman check of singleuser-cpu).
+REGISTRY ?= registry.example.com/training-zoo
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' extensions/training_zoo/_version.py)
+PULL ?= missing
+IMAGES_ENV = IMAGE_REGISTRY=$(REGISTRY) IMAGE_VERSION=$(VERSION) IMAGE_PULL=$(PULL) \
+	IMAGE_PYTHON=$(CURDIR)/$(BIN)/python
+
+.PHONY: images image-cpu-ci images-push images-lint
+
+images: install /usr/bin/buildah
+	$(IMAGES_ENV) images/build.sh all
+
+image-cpu-ci: install /usr/bin/buildah
+	$(IMAGES_ENV) images/build.sh ci
+
+images-push: /usr/bin/buildah
+	$(IMAGES_ENV) images/build.sh push
+
+images-lint: $(VENV)/.deps
+	$(BIN)/python tests/dockerlint.py images/*/Dockerfile
+	$(BIN)/hadolint --config images/.hadolint.yaml images/*/Dockerfile
+
+/usr/bin/buildah:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah podman runc debootstrap
 
 bench: install
 	$(BIN)/python benchmarks/bench_jobs.py

@@ -23,6 +23,7 @@ from traitlets.config import LoggingConfigurable
 from ..jobs.types import IMAGE_RE
 
 SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 QUANTITY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 IMAGE_KINDS = ("notebook", "trainer")
 FRAMEWORKS = ("pytorch", "tensorflow", "custom")
@@ -331,6 +332,8 @@ class TzCluster(LoggingConfigurable):
 
     def validate(self) -> None:
         """Parse everything once, raising ``ValueError`` on the first bad entry."""
+        if len(self.namespace) > 63 or not NAMESPACE_RE.match(self.namespace):
+            raise _err("namespace", "must be a DNS label: lower-case letters, digits and '-'")
         self.all_flavors(), self.all_images(), self.all_teams()
 
     def flavors_for(self, groups: set[str]) -> list[Flavor]:

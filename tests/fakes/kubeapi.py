@@ -866,6 +866,9 @@ class FakeKubeAPI:
         self.bookmark_interval = bookmark_interval
         self.too_large_rv_wait = 3.0
         self.kueue_webhook = kueue_webhook
+        # The real server wants an integer timeoutSeconds (400 otherwise); fractions make tests
+        # of the fake itself faster.
+        self.allow_fractional_timeouts = False
         self._watchers: set[_Watcher] = set()
         self._followers: set[_LogFollower] = set()
         self._logs: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
@@ -959,7 +962,11 @@ class FakeKubeAPI:
             s.event.set()
         for stream in list(self._iostreams):
             stream.close()
-        await asyncio.sleep(0)
+        for _ in range(100):  # let the stream handlers see the cut and end
+            await asyncio.sleep(0.005)
+            with self._lock:
+                if not self._watchers and not self._followers:
+                    break
 
     async def _aup(self) -> None:
         socks = tornado.netutil.bind_sockets(self.port, "127.0.0.1", family=socket.AF_INET)
@@ -1338,6 +1345,8 @@ class FakeKubeAPI:
         from ``apiVersion``/``kind``. Raises ``KubeAPIError`` (409 if it exists)."""
         with self._lock:
             res = self._res_for(obj)
+            if res.namespaced and not (obj.get("metadata") or {}).get("namespace"):
+                raise ValueError(f"{res.kind} needs metadata.namespace")
             return copy.deepcopy(self._insert(res, copy.deepcopy(obj)))
 
     def get(
@@ -2560,6 +2569,8 @@ class _Handler(tornado.web.RequestHandler):
     async def _dispatch(self, method: str, path: str, query: dict, ctype: str):
         api = self.api
         segs = [unquote(s) for s in path.strip("/").split("/")]
+        if method == "GET" and len(segs) == 1 and segs[0] in ("healthz", "readyz", "livez"):
+            return ("ok", 200, "ok", "text/plain; charset=utf-8")
         if (
             segs[0] not in ("api", "apis")
             or (segs[0] == "api" and len(segs) < 2)
@@ -2633,7 +2644,12 @@ class _Handler(tornado.web.RequestHandler):
                 start = json.loads(base64.urlsafe_b64decode(query["continue"]))["start"]
             except (ValueError, KeyError, TypeError):
                 raise _bad_request("continue key is not valid") from None
-        limit = int(query.get("limit") or 0)
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            raise _bad_request(
+                f'strconv.ParseInt: parsing "{query["limit"]}": invalid syntax'
+            ) from None
         if start:
             items = items[start:]
         if limit and len(items) > limit:
@@ -2898,11 +2914,17 @@ class _Handler(tornado.web.RequestHandler):
         rv_text = query.get("resourceVersion") or ""
         bookmarks = query.get("allowWatchBookmarks") in _TRUE
         initial_events = query.get("sendInitialEvents") in _TRUE
+        timeout: float | None = None
+        if query.get("timeoutSeconds"):
+            text = query["timeoutSeconds"]
+            try:
+                timeout = float(text) if api.allow_fractional_timeouts else int(text)
+            except ValueError:
+                raise _bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
         try:
-            timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
             rv = int(rv_text) if rv_text not in ("", "0") else None
         except ValueError:
-            raise _bad_request(f"invalid watch parameters: {query}") from None
+            raise _bad_request(f'resourceVersion: Invalid value: "{rv_text}"') from None
         loop = asyncio.get_running_loop()
         if rv is not None and rv > int(api._rv):  # the watch cache waits, then gives up
             deadline = loop.time() + api.too_large_rv_wait
@@ -2951,7 +2973,6 @@ class _Handler(tornado.web.RequestHandler):
         self._live = w
         self.set_status(200)
         self.set_header("Content-Type", "application/json")
-        self.set_header("Transfer-Encoding", "chunked")
         try:
             if expired is not None:
                 await self._write_line({"type": "ERROR", "object": expired.status()})

@@ -47,6 +47,7 @@ def status_of(e: ApiException) -> dict:
 @pytest.fixture
 def kube():
     with FakeKubeAPI() as api:
+        api.allow_fractional_timeouts = True  # sub-second watches keep these tests fast
         yield api
 
 
@@ -753,6 +754,16 @@ def test_sync_use_from_a_plain_thread(kube):
     with urllib.request.urlopen(f"{kube.url}/apis/{GROUP}/{VERSION}") as r:
         names = [x["name"] for x in json.loads(r.read())["resources"]]
     assert "trainjobs" in names and "trainjobs/status" in names
+    with urllib.request.urlopen(f"{kube.url}/readyz") as r:
+        assert r.read() == b"ok"
+
+    kube.allow_fractional_timeouts = False  # as the real server: timeoutSeconds is an integer
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{kube.url}{path}?watch=true&timeoutSeconds=0.5")
+    assert e.value.code == 400
+    with urllib.request.urlopen(f"{kube.url}{path}?watch=1&timeoutSeconds=1") as r:
+        [line] = r.read().decode().splitlines()  # ADDED "s", then the stream ends after 1 s
+    assert json.loads(line)["type"] == "ADDED"
 
 
 # ---- Kueue and Trainer shapes ----------------------------------------------------------------
@@ -892,6 +903,20 @@ async def test_scenario_helpers_write_real_shapes(kube, k8s):
     assert done["status"]["jobsStatus"][0]["failed"] == 1
     wl = kube.list(*WORKLOADS, NS)[0]
     assert {c["type"]: c["reason"] for c in wl["status"]["conditions"]}["Finished"] == "Failed"
+
+    kube.add_event(kube.get(*PODS, NS, "shape-node-0-1"), "BackOff", "Back-off restarting")
+    events = await core.list_namespaced_event(
+        NS, field_selector="involvedObject.kind=Pod,involvedObject.name=shape-node-0-1"
+    )
+    assert [(e.reason, e.type, e.message) for e in events.items] == [
+        ("BackOff", "Warning", "Back-off restarting")
+    ]
+
+    secret = await core.create_namespaced_secret(
+        NS,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="creds"), string_data={"k": "v"}),
+    )
+    assert secret.data == {"k": "dg=="} and secret.string_data is None
 
     kube.create(
         {

@@ -33,7 +33,12 @@ json-patch; strategic-merge-patch on built-in kinds only, treated as a merge pat
 and collection); ``/status`` subresources; ``GET /api/v1/namespaces/{ns}/pods/{pod}/log``;
 ``GET /apis/visibility.kueue.x-k8s.io/v1beta2/namespaces/{ns}/localqueues/{lq}/pendingworkloads``
 and ``.../clusterqueues/{cq}/pendingworkloads``; discovery (``/api``, ``/apis``, ``/api/v1``,
-``/apis/{g}/{v}``) and ``/version``.
+``/apis/{g}/{v}``), ``/version``, ``/healthz``, ``/readyz``, ``/livez``.
+
+Settings (attributes, changeable at any time): ``history_limit`` (watch events kept, 10000; older
+resourceVersions get 410), ``bookmark_interval`` (60 s), ``too_large_rv_wait`` (3 s),
+``kueue_webhook`` (True), ``allow_fractional_timeouts`` (False: ``timeoutSeconds=0.5`` is a 400,
+as on a real server; True lets tests run sub-second watches).
 
 Control methods (thread-safe; they act like controllers: they bump resourceVersions and notify
 watchers) — ``create``, ``get``, ``list``, ``patch``, ``patch_status``, ``delete``,
@@ -52,11 +57,12 @@ forbidden: exceeded quota: ...')`` answers the next matching request with that `
 (the object IS stored) and then answers the error, as when a create succeeded server-side but the
 client saw a 5xx or timeout: the client's retry then meets 409 ``AlreadyExists``. ``query={"watch":
 True}`` restricts a fault to requests with those query values (a bool matches any of Go's
-spellings: ``true``, ``True``, ``1``). ``api.slow(...)`` delays matching
-requests (to trigger client timeouts). ``down()`` stops listening and cuts every open connection
-(watch and log streams end mid-stream); ``up()`` listens again on the SAME port; objects and watch
-history survive, and control methods keep working while down. ``compact()`` drops the watch
-history, so any watch resuming from an older resourceVersion gets the 410 ERROR event.
+spellings: ``true``, ``True``, ``1``); ``apply`` is ignored on watch and followed-log requests.
+``api.slow(...)`` delays matching requests (to trigger client timeouts). ``down()`` stops listening
+and cuts every open connection (watch and log streams end mid-stream); ``up()`` listens again on
+the SAME port; objects and watch history survive, and control methods keep working while down.
+``compact()`` drops the watch history, so any watch resuming from an older resourceVersion gets the
+410 ERROR event.
 
 Differences from a real API server that a backend author must know
 -------------------------------------------------------------------
@@ -65,10 +71,12 @@ Differences from a real API server that a backend author must know
   JobSet or Job created over HTTP with label ``kueue.x-k8s.io/queue-name`` gets
   ``suspend: true`` (``kueue_webhook = False`` turns it off).
 - Deletion and garbage collection are synchronous: the DELETE returns after dependents are gone
-  (Foreground still answers the owner with ``deletionTimestamp`` + ``foregroundDeletion``, and
-  watchers see MODIFIED then DELETED, in the real order). Pods are removed at once (no grace
-  period; the DELETE returns the pod). Objects with other finalizers stay, with
-  ``deletionTimestamp``, until a patch removes the finalizers.
+  (Foreground still answers the owner with ``deletionTimestamp`` + ``foregroundDeletion``;
+  watchers see the owner MODIFIED, the dependents DELETED, then the owner DELETED, in the real
+  order). Pods are removed at once with no grace period: a real pod is first MODIFIED with
+  ``deletionTimestamp`` and its containers terminating, and only then DELETED; here watchers see
+  only DELETED (the DELETE returns the pod, as the real one does). Objects with other finalizers
+  stay, with ``deletionTimestamp``, until a patch removes the finalizers.
 - Pod names from ``start_pods`` are ``<trainjob>-node-0-<i>``; real Job pods carry a random
   suffix (``<trainjob>-node-0-<i>-xxxxx``). Find pods by label, never by name.
 - No schema validation or pruning of CRs (only names, label keys/values, and required
@@ -100,6 +108,9 @@ How kubernetes_asyncio surfaces what the fake answers
   (kubernetes_asyncio picks the first type) and the real server answers 400 ``json: cannot
   unmarshal object into Go value of type jsonpatch.Patch``; so does this fake. Pass
   ``_content_type="application/merge-patch+json"`` (or a JSON-patch list).
+- ``read_namespaced_pod_log(...)`` with ``_preload_content=True`` json-decodes the text when it
+  happens to be valid JSON (a log ``42\\n`` comes back as ``"42"``, ``{"a": 1}\\n`` as
+  ``"{'a': 1}"``); read raw bytes with ``_preload_content=False`` (and check ``.status``).
 - A cut connection (``down()`` during a stream) raises ``aiohttp.ClientPayloadError`` (or
   ``ServerDisconnectedError``) from the read; a refused connection raises
   ``aiohttp.ClientConnectorError``.
@@ -3146,7 +3157,7 @@ class _Handler(tornado.web.RequestHandler):
 
     def _terminated(self, pod: dict, container: str) -> bool:
         cs = self._status_of(pod, container)
-        return bool(cs and (cs.get("state") or {}).get("terminated"))
+        return cs is not None and (cs.get("state") or {}).get("terminated") is not None
 
     def _log_check(self, pod: dict, container: str, previous: bool) -> None:
         """The kubelet's validateContainerLogStatus."""
@@ -3161,9 +3172,9 @@ class _Handler(tornado.web.RequestHandler):
                 f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
             )
         state = cs.get("state") or {}
-        if state.get("running") or state.get("terminated"):
+        if state.get("running") is not None or state.get("terminated") is not None:
             return
-        if (cs.get("lastState") or {}).get("terminated"):
+        if (cs.get("lastState") or {}).get("terminated") is not None:
             return
         waiting = state.get("waiting")
         if waiting is not None:

@@ -19,6 +19,7 @@
 #                     anywhere, as root, without a daemon) | system: buildah's default storage
 #   IMAGES_DIR        cache and storage folder       (.images, gitignored)
 #   IMAGE_BUILD_ARGS  more `buildah bud` arguments   (e.g. "--layers --build-arg TORCH_INDEX=...")
+#   IMAGE_PUSH_ARGS   more `buildah push` arguments  (e.g. "--authfile FILE", "--tls-verify=false")
 #   IMAGE_PYTHON      builds the wheel               (.venv/bin/python)
 #   IMAGE_SOURCE      org.opencontainers.image.source (the git remote "origin", else "unknown")
 #   IMAGE_CI_BASE     the debootstrapped base's name (localhost/tz-debian-base:bookworm)
@@ -194,6 +195,8 @@ build_one() {
         --build-arg REVISION="$revision" ${IMAGE_BUILD_ARGS:-} "$@" \
         -f "$dir/Dockerfile" -t "$tag" "$dir" >&2
     log "build: $tag done in $((SECONDS - start)) s"
+    # vfs keeps full copies: drop the image this build untagged (only in the project's storage).
+    if [[ "$IMAGE_STORAGE" == local ]]; then podman_ image prune --force >/dev/null; fi
 }
 
 cmd_build() {
@@ -210,7 +213,9 @@ cmd_push() {
     [[ $# -gt 0 ]] || set -- "${IMAGES[@]}"
     for name in "$@"; do
         log "push: $REGISTRY/$name:$VERSION"
-        buildah_ push "$REGISTRY/$name:$VERSION" "docker://$REGISTRY/$name:$VERSION"
+        # shellcheck disable=SC2086
+        buildah_ push ${IMAGE_PUSH_ARGS:-} "$REGISTRY/$name:$VERSION" \
+            "docker://$REGISTRY/$name:$VERSION"
     done
 }
 

@@ -46,7 +46,9 @@ def _http(url: str, data: bytes | None = None, tries: int = 5) -> bytes:
     """GET (or PUT ``data``) with retries: object stores answer 503 under load."""
     for attempt in range(tries):
         method = "PUT" if data is not None else "GET"
-        request = urllib.request.Request(url, data=data, method=method)
+        # A presigned PUT is signed for this Content-Type (TzStorage.presigned_url).
+        headers = {"Content-Type": "application/octet-stream"} if data is not None else {}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
                 return response.read()

@@ -19,6 +19,8 @@ import fsspec
 from traitlets import Dict, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+PRESIGNED_PUT_TYPE = "application/octet-stream"
+
 
 def join_key(*parts: str) -> str:
     """Join key parts under the storage root, refusing traversal.
@@ -124,8 +126,11 @@ class TzStorage(LoggingConfigurable):
             raise NotImplementedError(
                 "presigned URLs need object storage (TzStorage.url = 's3://...'), not a folder"
             )
-        client_method = {"GET": "get_object", "PUT": "put_object"}[method]
-        return self.fs.url(self.path(key), expires=expires, client_method=client_method)
+        if method == "PUT":
+            # The uploader must send exactly this Content-Type: it is part of the signature.
+            return self.fs.url(self.path(key), expires=expires, client_method="put_object",
+                               ContentType=PRESIGNED_PUT_TYPE)  # fmt: skip
+        return self.fs.url(self.path(key), expires=expires, client_method="get_object")
 
     def delete(self, key: str) -> None:
         if self.fs.exists(self.path(key)):

@@ -104,7 +104,7 @@ class Reflector:
 
     async def _list(self) -> str:
         response = await self.list_call(*self.args, **self.kwargs, _preload_content=False)
-        data = json.loads(await response.read())
+        data = json.loads(await checked(response))
         items = {o["metadata"]["name"]: o for o in data.get("items") or []}
         gone = set(self.objects) - set(items)
         self.objects = items
@@ -633,6 +633,7 @@ class TzKubernetesBackend(TzJobBackend):
     async def _pod_events(self, job: BackendJob, pods: list[dict]) -> tuple[int, int | None]:
         """Events for waiting and ended containers; the first non-zero exit code; OOM node."""
         exit_code, oom = 0, None
+        pulling = False
         for pod in pods:
             node = self._node_index(pod)
             for status in pod.get("status", {}).get("containerStatuses") or []:
@@ -641,6 +642,7 @@ class TzKubernetesBackend(TzJobBackend):
                 if waiting and waiting.get("reason") in IMAGE_PULL_REASONS | CONFIG_REASONS:
                     message = f"node {node}: {waiting['reason']}: {waiting.get('message', '')}"
                     await self._event_once(job, waiting["reason"], message.strip(), "Warning")
+                    pulling = True
                     first = self._pull_failing.setdefault(job.id, time.monotonic())
                     if time.monotonic() - first >= self.image_pull_grace:
                         await self._cancel_for(job, FAILED, "ImagePullFailed", message)
@@ -658,6 +660,8 @@ class TzKubernetesBackend(TzJobBackend):
                                            "Warning" if code else "Normal")  # fmt: skip
                     if code and not exit_code:
                         exit_code = code
+        if not pulling:
+            self._pull_failing.pop(job.id, None)
         return exit_code, oom
 
     # ---- logs -------------------------------------------------------------------------------
@@ -694,6 +698,8 @@ class TzKubernetesBackend(TzJobBackend):
                         name, self.namespace, container=container, follow=True,
                         _preload_content=False,
                     )  # fmt: skip
+                    if response.status >= 400:
+                        await checked(response)
                     seen = 0
                     async for raw in response.content:
                         seen += 1
@@ -702,7 +708,11 @@ class TzKubernetesBackend(TzJobBackend):
                         await asyncio.to_thread(self._spool_line, run, first_rank, raw)
                         await asyncio.to_thread(self._write_offset, run, name, seen)
                     response.release()
-                    return
+                    if self._pod_ended(name):
+                        return
+                    # The follow ended but the pod has not (a server-side timeout, or the
+                    # watch has not told us yet): look again shortly, skipping what we have.
+
                 except ApiException as e:
                     if e.status == 404:
                         return  # the pod is gone
@@ -712,6 +722,13 @@ class TzKubernetesBackend(TzJobBackend):
                 delay = min(delay * 2, self.retry_delay_max)
         finally:
             self._streams.pop(name, None)
+
+    def _pod_ended(self, name: str) -> bool:
+        pod = self.reflectors["pods"].objects.get(name)
+        if pod is None:
+            return True
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        return bool(statuses) and all("terminated" in (s.get("state") or {}) for s in statuses)
 
     @staticmethod
     def _read_offset(run: Path, pod: str) -> int:
@@ -809,6 +826,11 @@ class TzKubernetesBackend(TzJobBackend):
     ) -> None:
         """Drain logs, archive them and the output, delete the object, then report the end."""
         try:
+            # Pods still running (a cancel, an image that never came) go first, so their log
+            # streams end; pods that ended keep their logs until the streams have drained.
+            stop_first = status == CANCELLED or reason == "ImagePullFailed"
+            if stop_first and job.state.get("created"):
+                await self._delete_object(job.state["name"])
             pending = [t for n, t in self._streams.items() if n.startswith(job.state.get("name",
                        "\0"))]  # fmt: skip
             if pending:
@@ -821,7 +843,7 @@ class TzKubernetesBackend(TzJobBackend):
                 self.log.exception("Job %s: archiving logs and output failed", job.id)
                 events.append(Event("ArchiveFailed", f"logs or output not archived: {e}",
                                     "Warning"))  # fmt: skip
-            if job.state.get("created"):
+            if job.state.get("created") and not stop_first:
                 await self._delete_object(job.state["name"])
             self.jobs.pop(job.id, None)
             self._positions.pop(job.id, None)
@@ -890,6 +912,9 @@ class TzKubernetesBackend(TzJobBackend):
         """Queue positions from Kueue's VisibilityOnDemand API, while any job waits."""
         while True:
             await asyncio.sleep(self.queue_poll_interval)
+            # Image pulls that keep failing produce no new event: look at them again.
+            for job_id in list(self._pull_failing):
+                await self._evaluate(job_id)
             waiting = [j for j in self.jobs.values()
                        if j.state.get("created") and j.state.get("status") != RUNNING]  # fmt: skip
             if not waiting:
@@ -905,8 +930,8 @@ class TzKubernetesBackend(TzJobBackend):
                         auth_settings=["BearerToken"],
                         _preload_content=False, _return_http_data_only=True,
                     )  # fmt: skip
-                    data = json.loads(await response.read())
-                except (ApiException, *TRANSIENT) as e:
+                    data = json.loads(await checked(response))
+                except (ApiException, ValueError, *TRANSIENT) as e:
                     self.log.debug("Kueue visibility API unavailable: %s", e)
                     continue
                 for item in data.get("items") or []:
@@ -915,6 +940,18 @@ class TzKubernetesBackend(TzJobBackend):
                         if any(o.get("name") == job.state.get("name") for o in owners):
                             positions[job.id] = int(item.get("positionInLocalQueue", 0)) + 1
             self._positions = positions
+
+
+async def checked(response: aiohttp.ClientResponse) -> bytes:
+    """The body of a ``_preload_content=False`` response, raising ``ApiException`` on errors
+    (the client does not check the status when it does not read the body itself)."""
+    body = await response.read()
+    if response.status >= 400:
+        response.release()
+        error = ApiException(status=response.status, reason=response.reason)
+        error.body = body.decode("utf-8", "replace")
+        raise error
+    return body
 
 
 def _api_message(e: ApiException) -> str:

@@ -1,0 +1,411 @@
+"""The Kubernetes job backend's control logic, end to end through ``TzJobManager``, against an
+in-process stand-in for the Kubernetes API (``fakes.kubeapi``) and real S3 (moto).
+
+Scenarios of issue 5: submit → admitted → running → succeeded with logs archived (pods run as
+real processes by ``fakes.kubelet``: torchrun, ranks, presigned code and output); Kueue pending
+with its reason as an event and a queue position; OOMKilled; image pull failure; 409 on create;
+403 quota denials; 410 on watch; an API outage of 60 s; a service restart mid-job; orphans in
+both directions; cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+
+import pytest
+import s3fs
+from moto.server import ThreadedMotoServer
+from traitlets.config import Config
+
+from fakes.kubeapi import PODS, PYTORCHJOBS, SECRETS, TRAINJOBS, FakeKubeAPI
+from fakes.kubelet import Kubelet, trainjob_names
+from training_zoo.db.session import make_session_factory
+from training_zoo.identity import Identity
+from training_zoo.jobs.manager import TzJobManager
+from training_zoo.storage import TzStorage
+
+pytestmark = pytest.mark.integration
+
+NS = "training-zoo"
+ALICE = Identity("alice", groups=("vision",), scopes=frozenset({"custom:tz:jobs:write"}))
+TEAMS = {"default": {"cpu": 8, "memory": "32Gi", "gpus": 0},
+         "vision": {"cpu": 64, "memory": "256Gi", "gpus": 8}}  # fmt: skip
+DDP = """\
+import os, torch, torch.distributed as dist
+from training_zoo import log_metrics
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+t = torch.ones(1) * (rank + 1)
+dist.all_reduce(t)
+print(f"rank {rank} of {world} sum {int(t.item())}")
+log_metrics(step=0, loss=1.0 / (rank + 1))
+if rank == 0:
+    open(os.path.join(os.environ["TZ_OUTPUT_DIR"], "model.txt"), "w").write(str(t.item()))
+dist.destroy_process_group()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_url(monkeypatch_module):
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch_module.setenv(key, value)
+    s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}).mkdir("tz-k8s")
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.fixture
+def kube():
+    with FakeKubeAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def storage(s3_url):
+    return TzStorage(url=f"s3://tz-k8s/{uuid.uuid4().hex[:8]}",
+                     storage_options={"client_kwargs": {"endpoint_url": s3_url}})  # fmt: skip
+
+
+@pytest.fixture
+def kubelet(kube):
+    k = Kubelet(kube, NS)
+    yield k
+    k.wait(30)
+    k.close()
+
+
+class Service:
+    """A TzJobManager with the Kubernetes backend, as the TZ service would configure it."""
+
+    def __init__(self, tmp_path, kube: FakeKubeAPI, storage: TzStorage, **backend) -> None:
+        self.tmp_path, self.kube, self.storage, self.backend_cfg = tmp_path, kube, storage, backend
+        self.db_url = f"sqlite:///{tmp_path}/tz.sqlite"
+        self.manager: TzJobManager | None = None
+
+    async def start(self) -> TzJobManager:
+        c = Config()
+        c.TzJobManager.backend_class = "kubernetes"
+        c.TzCluster.namespace = NS
+        c.TzCluster.teams = TEAMS
+        k = c.TzKubernetesBackend
+        k.api_url = self.kube.url
+        k.spool_dir = str(self.tmp_path / "spool")
+        k.retry_delay, k.retry_delay_max = 0.05, 0.5
+        k.queue_poll_interval, k.watch_timeout, k.log_drain_timeout = 0.2, 5, 5
+        for key, value in self.backend_cfg.items():
+            setattr(k, key, value)
+        self.manager = TzJobManager(config=c, storage=self.storage,
+                                    session_factory=make_session_factory(self.db_url))  # fmt: skip
+        await self.manager.start()
+        return self.manager
+
+    async def stop(self) -> None:
+        if self.manager is not None:
+            await self.manager.stop()
+            self.manager = None
+
+
+@pytest.fixture
+async def service(tmp_path, kube, storage):
+    svc = Service(tmp_path, kube, storage)
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+async def until(predicate, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{what} not reached within {timeout} s")
+
+
+async def status(manager: TzJobManager, job_id: str, wanted: set[str], timeout: float = 30):
+    async def check():
+        job = await manager.get(ALICE, job_id)
+        return job if job["status"] in wanted else None
+
+    return await until(check, timeout, f"job {job_id} in {wanted}")
+
+
+async def events(manager, job_id) -> list[tuple[str, str]]:
+    return [(e["reason"], e["message"]) for e in await manager.events(ALICE, job_id)]
+
+
+async def logs(manager, job_id, rank=None) -> list[str]:
+    return [line async for _, line in manager.logs(ALICE, job_id, rank=rank, follow=False,
+                                                     tail=None)]  # fmt: skip
+
+
+async def submit(manager, **spec) -> dict:
+    body = {"name": "train", "framework": "pytorch", "code": "print('hi')", **spec}
+    return await manager.submit(ALICE, body)
+
+
+def only_trainjob(kube) -> str:
+    names = trainjob_names(kube, NS)
+    assert len(names) == 1, names
+    return names[0]
+
+
+async def test_ddp_job_runs_to_success_with_logs_metrics_and_output_archived(
+    service, kube, kubelet, storage
+):
+    manager = service.manager
+    job = await submit(manager, name="ddp", code=DDP, nodes=2, procs_per_node=2)
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    trainjob = kube.get(*TRAINJOBS, NS, name)
+    assert trainjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"].startswith("tz-vision")
+    assert trainjob["spec"]["suspend"] is True  # Kueue holds it until admitted
+    await until(lambda: kube.get(*SECRETS, NS, f"{name}-tz"), what="the job's Secret")
+    kubelet.run(name)
+    done = await status(manager, job["id"], {"succeeded", "failed"}, timeout=90)
+    assert done["status"] == "succeeded", await events(manager, job["id"])
+    reasons = [r for r, _ in await events(manager, job["id"])]
+    assert reasons[:3] == ["Created", "Queued", "Submitted"]
+    assert {"Admitted", "NodeExited", "Succeeded"} <= set(reasons)
+    # Per-rank logs came from the pods' logs; they are archived and outlive the pods.
+    assert kube.get(*TRAINJOBS, NS, name) is None  # deleted after archiving
+    assert kube.list(*PODS, NS) == [] and kube.get(*SECRETS, NS, f"{name}-tz") is None
+    key = f"jobs/alice/{job['id']}/attempt-1/logs/rank-3.log"
+    assert "rank 3 of 4 sum 10" in storage.get_bytes(key).decode()
+    service.manager.backend.spool_dir = str(service.tmp_path / "fresh-spool")  # pods and spool gone
+    assert "rank 2 of 4 sum 10" in await logs(manager, job["id"], rank=2)
+    assert await manager.log_ranks(ALICE, job["id"]) == [0, 1, 2, 3]
+    points, _ = await manager.metrics(ALICE, job["id"], None)
+    assert sorted(p["rank"] for p in points) == [0, 1, 2, 3]
+    # The output went through the presigned PUT URL and was unpacked.
+    assert storage.get_bytes(f"jobs/alice/{job['id']}/output/model.txt") == b"10.0"
+
+
+async def test_kueue_pending_reason_and_queue_position_are_shown(service, kube):
+    manager = service.manager
+    job = await submit(manager, resources_per_node={"gpus": 8})
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    message = "couldn't assign flavors to pod set node: insufficient quota for nvidia.com/gpu"
+    queue = kube.get(*TRAINJOBS, NS, name)["metadata"]["labels"]["kueue.x-k8s.io/queue-name"]
+    kube.add_local_queue(NS, queue)  # tz k8s-render ships one per team
+    kube.admit_workload(name, NS, admitted=False, message=message)
+    await until(lambda: manager.get(ALICE, job["id"]), what="job")
+    assert ("Pending", message) in await until(
+        lambda: _has_event(manager, job["id"], "Pending"), what="Pending event"
+    )
+    view = await until(lambda: _position(manager, job["id"]), what="queue position")
+    assert view["status"] == "queued" and view["queue_position"] == 1
+    trainjob = kube.get(*TRAINJOBS, NS, name)
+    limits = trainjob["spec"]["trainer"]["resourcesPerNode"]["limits"]
+    assert limits["nvidia.com/gpu"] == "8"
+
+
+async def _has_event(manager, job_id, reason):
+    found = await events(manager, job_id)
+    return found if any(r == reason for r, _ in found) else None
+
+
+async def _position(manager, job_id):
+    job = await manager.get(ALICE, job_id)
+    return job if job["queue_position"] else None
+
+
+async def test_oom_killed_node_fails_the_job_with_the_reason(service, kube):
+    manager = service.manager
+    job = await submit(manager, nodes=2)
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    kube.admit_workload(name, NS, admitted=True)
+    pods = kube.start_pods(name, NS)
+    await status(manager, job["id"], {"running"})
+    kube.finish_pod(pods[0]["metadata"]["name"], 0, namespace=NS)
+    kube.finish_pod(pods[1]["metadata"]["name"], 137, "OOMKilled", namespace=NS)
+    kube.finish_trainjob(name, NS, succeeded=False)
+    done = await status(manager, job["id"], {"failed"})
+    assert done["reason"] == "OOMKilled" and done["exit_code"] == 137
+    assert "node 1" in done["message"]
+    assert any(r == "OOMKilled" for r, _ in await events(manager, job["id"]))
+
+
+async def test_image_pull_failure_fails_the_job_after_the_grace(tmp_path, kube, storage):
+    svc = Service(tmp_path, kube, storage, image_pull_grace=0.5)
+    manager = await svc.start()
+    try:
+        job = await submit(manager, image="registry.example.com/typo/trainer:1")
+        name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+        kube.admit_workload(name, NS, admitted=True)
+        pods = kube.start_pods(name, NS, running=False)
+        kube.pod_waiting(pods[0]["metadata"]["name"], namespace=NS,
+                         message='Back-off pulling image "registry.example.com/typo/trainer:1"')
+        done = await status(manager, job["id"], {"failed"})  # fmt: skip
+        assert done["reason"] == "ImagePullFailed"
+        assert "registry.example.com/typo/trainer:1" in done["message"]
+        assert trainjob_names(kube, NS) == []
+    finally:
+        await svc.stop()
+
+
+async def test_a_create_answered_with_an_error_but_stored_is_adopted_on_409(service, kube):
+    kube.fail("POST", r"/trainjobs$", 504, "Timeout", "the server was unable to return a "
+              "response in the time allotted", apply=True)  # fmt: skip
+    job = await submit(service.manager)
+    await until(lambda: _created(service, job["id"]), what="created")
+    posts = [c for c in kube.requests if c[0] == "POST" and c[1].endswith("/trainjobs")]
+    assert len(posts) == 2  # the first stored it, the retry met 409 and adopted it
+    assert len(trainjob_names(kube, NS)) == 1
+
+
+def _created(service, job_id):
+    job = service.manager.backend.jobs.get(job_id)
+    return job is not None and job.state.get("created")
+
+
+async def test_quota_denial_is_shown_and_retried(service, kube):
+    message = ('trainjobs.trainer.kubeflow.org "x" is forbidden: exceeded quota: tz-jobs, '
+               "requested: count/trainjobs.trainer.kubeflow.org=1, used: 20, limited: 20")
+    kube.fail("POST", r"/trainjobs$", 403, "Forbidden", message, times=3)
+    job = await submit(service.manager)
+    await until(lambda: _created(service, job["id"]), what="created after the denials")
+    assert ("QuotaExceeded", message) in await events(service.manager, job["id"])
+    assert len(trainjob_names(kube, NS)) == 1
+    assert (await service.manager.get(ALICE, job["id"]))["status"] == "queued"
+
+
+async def test_a_watch_answered_410_resyncs_without_losing_the_end(service, kube):
+    manager = service.manager
+    job = await submit(manager)
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    kube.admit_workload(name, NS, admitted=True)
+    pods = kube.start_pods(name, NS)
+    await status(manager, job["id"], {"running"})
+    resyncs = manager.backend.reflectors["jobs"].resyncs
+    kube.down()  # the watches break ...
+    kube.finish_pod(pods[0]["metadata"]["name"], 0, namespace=NS)
+    kube.finish_trainjob(name, NS, succeeded=True)
+    kube.compact()  # ... and their resourceVersion is gone when they come back
+    kube.up()
+    await status(manager, job["id"], {"succeeded"})
+    assert manager.backend.reflectors["jobs"].resyncs > resyncs
+
+
+async def test_an_api_outage_of_60_seconds_delays_but_loses_nothing(service, kube):
+    manager = service.manager
+    kube.down()
+    job = await submit(manager)  # accepted while the API is down
+    await asyncio.sleep(20)
+    kube.up()
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube), 10)
+    kube.admit_workload(name, NS, admitted=True)
+    pods = kube.start_pods(name, NS)
+    await status(manager, job["id"], {"running"})
+    kube.down()
+    started = time.monotonic()
+    kube.append_log(NS, pods[0]["metadata"]["name"], "node", "[rank 0] during the outage\n")
+    kube.finish_pod(pods[0]["metadata"]["name"], 0, namespace=NS)
+    kube.finish_trainjob(name, NS, succeeded=True)
+    await asyncio.sleep(60 - 20 - (time.monotonic() - started))
+    assert (await manager.get(ALICE, job["id"]))["status"] == "running"  # nothing seen yet
+    kube.up()
+    await status(manager, job["id"], {"succeeded"}, timeout=30)
+    creates = [c for c in kube.requests if c[0] == "POST" and c[1].endswith("/trainjobs")]
+    assert len(creates) == 1  # no duplicate object
+    assert "during the outage" in await logs(manager, job["id"])
+
+
+async def test_service_restart_mid_job_readopts_it_and_drops_orphans(tmp_path, kube, storage):
+    first = Service(tmp_path, kube, storage)
+    manager = await first.start()
+    job = await submit(manager, nodes=1)
+    gone = await submit(manager, name="gone")
+    await until(lambda: len(trainjob_names(kube, NS)) == 2)
+    by_job = {o["metadata"]["labels"]["training-zoo.io/job-id"]: o["metadata"]["name"]
+              for o in kube.list(*TRAINJOBS, NS)}  # fmt: skip
+    name = by_job[job["id"]]
+    kube.admit_workload(name, NS, admitted=True)
+    pod = kube.start_pods(name, NS)[0]["metadata"]["name"]
+    kube.append_log(NS, pod, "node", "[rank 0] before the restart\n")
+    await until(lambda: _has_line(manager, job["id"], "before the restart"))
+    await first.stop()
+    # While TZ is down: more output, someone deletes the other job, and a stray TrainJob with
+    # TZ's label appears (a job TZ no longer knows).
+    kube.append_log(NS, pod, "node", "[rank 0] while TZ was down\n")
+    kube.delete(*TRAINJOBS, NS, by_job[gone["id"]])
+    stray = kube.get(*TRAINJOBS, NS, name)
+    stray["metadata"] = {"name": "stray-1", "namespace": NS,
+                         "labels": {**stray["metadata"]["labels"],
+                                    "training-zoo.io/job-id": "deleted-0000"}}  # fmt: skip
+    kube.create(stray)
+    kube.clear_requests()
+    second = Service(tmp_path, kube, storage)
+    manager = await second.start()
+    try:
+        await until(lambda: trainjob_names(kube, NS) == [name], what="orphan deleted")
+        lost = await status(manager, gone["id"], {"failed"})
+        assert lost["reason"] == "Deleted"
+        kube.append_log(NS, pod, "node", "[rank 0] after the restart\n")
+        kube.finish_pod(pod, 0, namespace=NS)
+        kube.finish_trainjob(name, NS, succeeded=True)
+        await status(manager, job["id"], {"succeeded"})
+        lines = await logs(manager, job["id"])
+        assert lines == ["before the restart", "while TZ was down", "after the restart"]
+        assert not [c for c in kube.requests if c[0] == "POST" and "trainjobs" in c[1]]
+    finally:
+        await second.stop()
+
+
+async def _has_line(manager, job_id, text):
+    return text in await logs(manager, job_id)
+
+
+async def test_cancel_deletes_the_trainjob_and_its_pods(service, kube):
+    manager = service.manager
+    job = await submit(manager, nodes=2)
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    kube.admit_workload(name, NS, admitted=True)
+    kube.start_pods(name, NS)
+    await status(manager, job["id"], {"running"})
+    await manager.cancel(ALICE, job["id"])
+    done = await status(manager, job["id"], {"cancelled"})
+    assert done["message"] == "cancelled by alice"
+    assert trainjob_names(kube, NS) == [] and kube.list(*PODS, NS) == []
+    deletes = [c for c in kube.calls if c["method"] == "DELETE" and "trainjobs" in c["path"]]
+    assert deletes and "Foreground" in str(deletes[0])
+
+
+async def test_legacy_pytorchjob_mode(tmp_path, kube, storage):
+    svc = Service(tmp_path, kube, storage, mode="pytorchjob")
+    manager = await svc.start()
+    try:
+        job = await submit(manager, nodes=2)
+        obj = await until(lambda: kube.list(*PYTORCHJOBS, NS), what="PyTorchJob")
+        name = obj[0]["metadata"]["name"]
+        assert obj[0]["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
+        kube.run_pytorchjob(name, NS)
+        kube.finish_pytorchjob(name, NS, succeeded=True)
+        await status(manager, job["id"], {"succeeded"})
+        assert kube.list(*PYTORCHJOBS, NS) == []
+    finally:
+        await svc.stop()

@@ -11,14 +11,11 @@ both directions; cancel.
 from __future__ import annotations
 
 import asyncio
-import logging
-import socket
 import time
 import uuid
 
 import pytest
-import s3fs
-from moto.server import ThreadedMotoServer
+from s3server import moto_s3
 from traitlets.config import Config
 
 from fakes.kubeapi import PODS, PYTORCHJOBS, SECRETS, TRAINJOBS, FakeKubeAPI
@@ -49,31 +46,10 @@ dist.destroy_process_group()
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3_url(monkeypatch_module):
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch_module.setenv(key, value)
-    s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}).mkdir("tz-k8s")
-    yield url
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
+def s3_url():
+    with moto_s3("tz-k8s") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ One pod is one node of the job. This fetches the job's code through the presigne
 job's Secret (mounted at ``$TZ_SECRETS_DIR``), starts the node's processes (``torchrun`` for
 PyTorch, which reads the ``PET_*`` variables Kubeflow Trainer injects; plain processes with
 ``TF_CONFIG`` or ``RANK``/``MASTER_ADDR`` for TensorFlow and custom jobs, derived from the JobSet
-index and the headless-service host names), and when they end, node 0 uploads the output folder
-as one archive through the presigned PUT URL. Every rank's output reaches the pod log as
+index and the headless-service host names), and when they end, each node uploads its output folder
+as one archive through its presigned PUT URL. Every rank's output reaches the pod log as
 ``[rank N] line`` (see :mod:`.pod_rank`), which is how the TZ service streams and archives
 per-rank logs and metrics without any volume or credential shared with the pod.
 
@@ -77,7 +77,7 @@ def fetch_code(workspace: Path) -> Path:
 
 
 def upload_output(output: Path) -> None:
-    url = _secret("output_url")
+    url = _secret(f"output_url_{node_rank()}") or _secret("output_url")
     if not url or not output.is_dir() or not any(output.iterdir()):
         return
     buffer = io.BytesIO()
@@ -139,6 +139,7 @@ def main() -> int:
     output = Path(os.environ.get("TZ_OUTPUT_DIR", workspace / "output"))
     output.mkdir(parents=True, exist_ok=True)
     os.environ["TZ_OUTPUT_DIR"] = str(output)  # the ranks' programs write here
+    os.environ["TZ_NODE_RANK"] = str(node_rank())  # as on the local backend
     program = json.loads(os.environ["TZ_PROGRAM"])
     try:
         code = fetch_code(workspace)
@@ -146,12 +147,11 @@ def main() -> int:
         say(f"cannot fetch the job's code: {e}")
         return 66
     status = run(program, code)
-    if node_rank() == 0:
-        try:
-            upload_output(output)
-        except OSError as e:
-            say(f"cannot upload the output: {e}")
-            status = status or 74
+    try:
+        upload_output(output)
+    except OSError as e:
+        say(f"cannot upload the output: {e}")
+        status = status or 74
     return status
 
 

@@ -339,9 +339,12 @@ class TzKubernetesBackend(TzJobBackend):
     async def start(self, on_update: UpdateCallback, active: list[BackendJob]) -> None:
         self.cluster.validate()
         try:
-            self.storage.presigned_url("probe", "GET", 60)
-        except NotImplementedError as e:
-            raise RuntimeError(f"TzKubernetesBackend: {e}") from None
+            await asyncio.to_thread(self.storage.presigned_url, "probe", "GET", 60)
+        except Exception as e:  # noqa: BLE001 - any reason means pods could not get their code
+            raise RuntimeError(
+                f"TzKubernetesBackend needs object storage that can sign URLs for pods "
+                f"(TzStorage.url s3://..., with credentials): {e}"
+            ) from None
         self.on_update = on_update
         self.api = await self._connect()
         self.custom = client.CustomObjectsApi(self.api)
@@ -395,8 +398,11 @@ class TzKubernetesBackend(TzJobBackend):
             self._creating[job.id] = asyncio.create_task(self._create(job))
 
     def _secret_files(self, job: BackendJob) -> dict[str, str]:
-        files = {"output_url": self.storage.presigned_url(
-            f"{job.job_key}/output.tar.gz", "PUT", self.presign_expiry)}  # fmt: skip
+        # One archive per node: like the local backend's shared folder, output/ ends up with what
+        # every node wrote (nodes writing the same file: the higher node wins).
+        files = {f"output_url_{node}": self.storage.presigned_url(
+            f"{job.job_key}/output-node-{node}.tar.gz", "PUT", self.presign_expiry)
+            for node in range(job.spec.nodes)}  # fmt: skip
         if job.snapshot_key:
             files["code_url"] = self.storage.presigned_url(
                 job.snapshot_key, "GET", self.presign_expiry
@@ -730,23 +736,22 @@ class TzKubernetesBackend(TzJobBackend):
         statuses = pod.get("status", {}).get("containerStatuses") or []
         return bool(statuses) and all("terminated" in (s.get("state") or {}) for s in statuses)
 
+    # How many lines of each pod's log are already in the spool, one small file per pod (pods
+    # stream concurrently), so a restarted service neither loses nor repeats a line.
+
     @staticmethod
     def _read_offset(run: Path, pod: str) -> int:
         try:
-            return json.loads((run / "pods.json").read_text()).get(pod, 0)
+            return int((run / "pods" / pod).read_text())
         except (OSError, ValueError):
             return 0
 
     @staticmethod
     def _write_offset(run: Path, pod: str, lines: int) -> None:
-        path = run / "pods.json"
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data[pod] = lines
+        path = run / "pods" / pod
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
+        tmp.write_text(str(lines))
         os.replace(tmp, path)
 
     @staticmethod
@@ -858,13 +863,17 @@ class TzKubernetesBackend(TzJobBackend):
     def _archive(self, job: BackendJob, run: Path) -> None:
         if run.exists():
             self.storage.put_dir(run, f"{job.job_key}/attempt-{job.attempt}")
-        key = f"{job.job_key}/output.tar.gz"
-        if self.storage.exists(key):
-            data = self.storage.get_bytes(key)
-            with tempfile.TemporaryDirectory() as tmp:
+        keys = [f"{job.job_key}/output-node-{node}.tar.gz" for node in range(job.spec.nodes)]
+        keys = [key for key in keys if self.storage.exists(key)]
+        if not keys:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for key in keys:
+                data = self.storage.get_bytes(key)
                 with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
                     tar.extractall(tmp, filter="data")
-                self.storage.put_dir(Path(tmp), f"{job.job_key}/output")
+            self.storage.put_dir(Path(tmp), f"{job.job_key}/output")
+        for key in keys:
             self.storage.delete(key)
 
     async def _delete_object(self, name: str) -> None:

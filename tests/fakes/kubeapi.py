@@ -147,6 +147,7 @@ __all__ = [
     "JOBS",
     "JOBSETS",
     "LOCALQUEUES",
+    "NETWORKPOLICIES",
     "PODS",
     "PYTORCHJOBS",
     "RESOURCES",
@@ -260,6 +261,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource("jobset.x-k8s.io", "v1alpha2", "jobsets", "JobSet"),
     Resource("batch", "v1", "jobs", "Job", default_propagation="Orphan"),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", status=False),
     Resource("", "v1", "pods", "Pod", field_selectors=_POD_FIELDS),
     Resource("", "v1", "secrets", "Secret", status=False, field_selectors=("type",)),
     Resource("", "v1", "configmaps", "ConfigMap", status=False),
@@ -280,6 +282,7 @@ CLUSTERQUEUES = ("kueue.x-k8s.io", "v1beta2", "clusterqueues")
 JOBSETS = ("jobset.x-k8s.io", "v1alpha2", "jobsets")
 JOBS = ("batch", "v1", "jobs")
 PODS = ("", "v1", "pods")
+NETWORKPOLICIES = ("networking.k8s.io", "v1", "networkpolicies")
 SECRETS = ("", "v1", "secrets")
 EVENTS = ("", "v1", "events")
 

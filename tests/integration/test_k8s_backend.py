@@ -18,7 +18,7 @@ import pytest
 from s3server import moto_s3
 from traitlets.config import Config
 
-from fakes.kubeapi import PODS, PYTORCHJOBS, SECRETS, TRAINJOBS, FakeKubeAPI
+from fakes.kubeapi import NETWORKPOLICIES, PODS, PYTORCHJOBS, SECRETS, TRAINJOBS, FakeKubeAPI
 from fakes.kubelet import Kubelet, trainjob_names
 from training_zoo.db.session import make_session_factory
 from training_zoo.identity import Identity
@@ -161,6 +161,10 @@ async def test_ddp_job_runs_to_success_with_logs_metrics_and_output_archived(
     assert trainjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"].startswith("tz-vision")
     assert trainjob["spec"]["suspend"] is True  # Kueue holds it until admitted
     await until(lambda: kube.get(*SECRETS, NS, f"{name}-tz"), what="the job's Secret")
+    policy = await until(lambda: kube.get(*NETWORKPOLICIES, NS, f"{name}-tz"), what="policy")
+    peers = {"matchLabels": {"jobset.sigs.k8s.io/jobset-name": name}}
+    assert policy["spec"]["podSelector"] == peers  # the job's pods admit only each other
+    assert policy["spec"]["ingress"] == [{"from": [{"podSelector": peers}]}]
     kubelet.run(name)
     done = await status(manager, job["id"], {"succeeded", "failed"}, timeout=90)
     assert done["status"] == "succeeded", await events(manager, job["id"])
@@ -170,6 +174,7 @@ async def test_ddp_job_runs_to_success_with_logs_metrics_and_output_archived(
     # Per-rank logs came from the pods' logs; they are archived and outlive the pods.
     assert kube.get(*TRAINJOBS, NS, name) is None  # deleted after archiving
     assert kube.list(*PODS, NS) == [] and kube.get(*SECRETS, NS, f"{name}-tz") is None
+    assert kube.get(*NETWORKPOLICIES, NS, f"{name}-tz") is None  # garbage-collected with it
     key = f"jobs/alice/{job['id']}/attempt-1/logs/rank-3.log"
     assert "rank 3 of 4 sum 10" in storage.get_bytes(key).decode()
     service.manager.backend.spool_dir = str(service.tmp_path / "fresh-spool")  # pods and spool gone

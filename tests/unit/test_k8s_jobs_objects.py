@@ -22,6 +22,7 @@ from training_zoo.k8s.queues import kueue_objects
 from training_zoo.k8s.trainjob import (
     KUEUE_QUEUE_LABEL,
     NAME_LIMIT,
+    build_network_policy,
     build_secret,
     cluster_training_runtimes,
     object_name,
@@ -102,6 +103,9 @@ def test_the_pod_gets_no_platform_secret():
     secret = build_secret(obj["metadata"]["name"], "training-zoo", owner, {"code_url": "x"})
     kubeschema.validate(secret)
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    policy = build_network_policy(obj["metadata"]["name"], "training-zoo", owner, "job-label")
+    kubeschema.validate(policy)
+    assert policy["metadata"]["ownerReferences"][0]["uid"] == "u-1"
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,7 @@ JOBS_RULES = {
     ("", "pods/log"): {"get"},
     ("", "secrets"): {"get", "list", "create", "delete"},
     ("", "events"): {"get", "list", "watch"},
+    ("networking.k8s.io", "networkpolicies"): {"get", "create", "delete"},
     ("kueue.x-k8s.io", "workloads"): {"get", "list", "watch"},
     ("kueue.x-k8s.io", "localqueues"): {"get", "list"},
     ("visibility.kueue.x-k8s.io", "localqueues/pendingworkloads"): {"get"},
@@ -260,14 +261,14 @@ def test_the_service_connects_only_to_dns_the_hub_the_api_storage_and_the_databa
                 assert "169.254.169.254/32" in block["except"]  # never the cloud metadata
 
 
-def test_training_pods_accept_only_their_namespace_and_reach_only_dns_peers_and_storage():
+def test_training_pods_accept_nothing_by_default_and_reach_only_dns_peers_and_storage():
     policy = one(OBJECTS, "NetworkPolicy", "tz-training-pods")
     spec = policy["spec"]
     assert policy["metadata"]["namespace"] == values_cluster().namespace
     assert spec["podSelector"] == {}  # every pod of the jobs namespace
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    # Ingress: peers of the namespace (c10d 29500, TF 2222 and NCCL/Gloo's ephemeral ports)
-    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
+    # Ingress: none; each job's own NetworkPolicy admits its pods' peers (test_k8s_jobs_objects)
+    assert spec["ingress"] == []
     dns, peers, storage = spec["egress"]
     assert {p["port"] for p in dns["ports"]} == {53}
     assert peers == {"to": [{"podSelector": {}}]}

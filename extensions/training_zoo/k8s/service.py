@@ -68,6 +68,9 @@ JOBS_RULES: list[dict[str, list[str]]] = [
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+    # One NetworkPolicy per job, owned by its TrainJob: only the job's own pods reach them.
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+     "verbs": ["get", "create", "delete"]},  # fmt: skip
     {
         "apiGroups": ["kueue.x-k8s.io"],
         "resources": ["workloads"],
@@ -299,12 +302,13 @@ def _jobs_policy(namespace: str) -> dict[str, Any]:
         "kind": "NetworkPolicy",
         "metadata": _meta("tz-training-pods", namespace),
         "spec": {
-            # Every pod of the jobs namespace: ingress only from its peers. Not narrowed to
-            # 29500 (c10d) and 2222 (TF): after rendezvous NCCL and Gloo connect on ephemeral
-            # ports, so a port list would break multi-node training.
+            # Every pod of the jobs namespace: no ingress at all, except what the per-job
+            # NetworkPolicy the job backend creates with each TrainJob allows (the job's own
+            # pods, on any port: after rendezvous NCCL and Gloo use ephemeral ports). c10d has
+            # no authentication, so one user's job must not reach another's.
             "podSelector": {},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": same_namespace}],
+            "ingress": [],
             "egress": [
                 _dns_egress(),
                 {"to": same_namespace},

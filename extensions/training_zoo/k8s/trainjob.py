@@ -237,6 +237,30 @@ def build_secret(
             "stringData": dict(files)}  # fmt: skip
 
 
+def build_network_policy(
+    name: str, namespace: str, owner: dict[str, Any], pod_label: str
+) -> dict[str, Any]:
+    """Ingress to a job's pods from that job's pods only (any port: NCCL and Gloo pick ephemeral
+    ports after rendezvous). The namespace denies all other ingress; owned by the TrainJob."""
+    own = {"matchLabels": {pod_label: name}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": secret_name(name),
+            "namespace": namespace,
+            "labels": {MANAGED_BY[0]: MANAGED_BY[1]},
+            "ownerReferences": [{
+                "apiVersion": owner["apiVersion"], "kind": owner["kind"],
+                "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                "blockOwnerDeletion": False, "controller": False,
+            }],
+        },
+        "spec": {"podSelector": own, "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [{"podSelector": own}]}]},
+    }  # fmt: skip
+
+
 # ---- what the cluster needs once: the runtimes --------------------------------------------------
 
 

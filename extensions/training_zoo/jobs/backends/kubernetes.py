@@ -448,7 +448,7 @@ class TzKubernetesBackend(TzJobBackend):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_delay_max)
             job.state.update(name=name, created=True, uid=created["metadata"]["uid"])
-            await self._create_secret(job, created)
+            await self._create_owned(job, created)
             await self._save_state(job, [Event(
                 "Submitted", f"{body['kind']} {self.namespace}/{name} created in queue "
                 f"{body['metadata']['labels'][tj.KUEUE_QUEUE_LABEL]}")])  # fmt: skip
@@ -456,13 +456,22 @@ class TzKubernetesBackend(TzJobBackend):
         finally:
             self._creating.pop(job.id, None)
 
-    async def _create_secret(self, job: BackendJob, owner: dict) -> None:
+    async def _create_owned(self, job: BackendJob, owner: dict) -> None:
+        """The job's Secret and NetworkPolicy, owned by its object (deleted with it)."""
+        name = owner["metadata"]["name"]
         files = await asyncio.to_thread(self._secret_files, job)
-        secret = tj.build_secret(owner["metadata"]["name"], self.namespace, owner, files)
+        secret = tj.build_secret(name, self.namespace, owner, files)
+        label = LEGACY_JOB_LABEL if self.mode == "pytorchjob" else tj.JOBSET_NAME_LABEL
+        policy = tj.build_network_policy(name, self.namespace, owner, label)
+        await self._create_retrying(self.core.create_namespaced_secret, secret)
+        networking = client.NetworkingV1Api(self.api)
+        await self._create_retrying(networking.create_namespaced_network_policy, policy)
+
+    async def _create_retrying(self, create: Callable[..., Awaitable[Any]], body: dict) -> None:
         delay = self.retry_delay
         while True:
             try:
-                await self.core.create_namespaced_secret(self.namespace, secret)
+                await create(self.namespace, body)
                 return
             except ApiException as e:
                 if e.status == 409:

@@ -390,3 +390,28 @@ async def test_legacy_pytorchjob_mode(tmp_path, kube, storage):
         assert kube.list(*PYTORCHJOBS, NS) == []
     finally:
         await svc.stop()
+
+
+async def test_a_crash_between_create_and_bookkeeping_is_repaired_on_restart(
+    tmp_path, kube, storage
+):
+    """The TrainJob exists but TZ died before its Secret was made: the next start adopts the
+    TrainJob (no second one) and creates what it owns."""
+    kube.fail("POST", r"/secrets$", 503, "ServiceUnavailable", "etcd is busy", times=None)
+    first = Service(tmp_path, kube, storage)
+    manager = await first.start()
+    job = await submit(manager)
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    await first.stop()
+    kube.clear_faults()
+    kube.clear_requests()
+    second = Service(tmp_path, kube, storage)
+    manager = await second.start()
+    try:
+        await until(lambda: kube.get(*SECRETS, NS, f"{name}-tz"), what="the Secret")
+        await until(lambda: kube.get(*NETWORKPOLICIES, NS, f"{name}-tz"), what="the policy")
+        assert trainjob_names(kube, NS) == [name]
+        assert not [c for c in kube.requests if c[0] == "POST" and c[1].endswith("/trainjobs")]
+        assert (await manager.get(ALICE, job["id"]))["status"] == "queued"
+    finally:
+        await second.stop()

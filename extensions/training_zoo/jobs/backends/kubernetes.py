@@ -552,7 +552,9 @@ class TzKubernetesBackend(TzJobBackend):
             job.state.setdefault("name", name)
             if name in cached:
                 if not job.state.get("created"):
+                    # Created just before a crash: its Secret and policy may be missing.
                     job.state.update(created=True, uid=cached[name]["metadata"]["uid"])
+                    await self._create_owned(job, cached[name])
                     await self._save_state(job)
             elif job.state.get("created"):
                 await self._vanished(job)

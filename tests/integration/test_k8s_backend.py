@@ -415,3 +415,25 @@ async def test_a_crash_between_create_and_bookkeeping_is_repaired_on_restart(
         assert (await manager.get(ALICE, job["id"]))["status"] == "queued"
     finally:
         await second.stop()
+
+
+async def test_a_failed_attempt_is_retried_as_a_new_trainjob(service, kube):
+    manager = service.manager
+    job = await submit(manager, max_retries=1)
+    first = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    kube.admit_workload(first, NS, admitted=True)
+    kube.start_pods(first, NS)
+    await status(manager, job["id"], {"running"})
+    kube.finish_trainjob(first, NS, succeeded=False)
+    second = await until(lambda: [n for n in trainjob_names(kube, NS) if n != first],
+                         what="attempt 2")  # fmt: skip
+    labels = kube.get(*TRAINJOBS, NS, second[0])["metadata"]["labels"]
+    assert labels["training-zoo.io/attempt"] == "2"
+    assert labels["kueue.x-k8s.io/queue-name"].startswith("tz-vision")  # same team on retry
+    kube.admit_workload(second[0], NS, admitted=True)
+    kube.start_pods(second[0], NS)
+    kube.finish_trainjob(second[0], NS, succeeded=True)
+    done = await status(manager, job["id"], {"succeeded"})
+    assert done["attempt"] == 2
+    queue = manager.queue_summary(ALICE)
+    assert queue["total"] == {"cpus": 72, "gpus": 8} and queue["namespace"] == NS

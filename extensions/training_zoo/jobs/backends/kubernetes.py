@@ -926,7 +926,22 @@ class TzKubernetesBackend(TzJobBackend):
         return self._positions.get(job_id)
 
     def capacity(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "queues": [t.queue for t in self.cluster.all_teams()]}
+        """Teams' nominal quota as the total, TZ's running jobs as the use (Kueue may lend
+        idle quota across a cohort, so use can exceed a team's share)."""
+        teams = self.cluster.all_teams()
+        running = [j for j in self.jobs.values() if j.state.get("status") == RUNNING]
+        return {
+            "total": {
+                "cpus": sum(_cores(t.cpu) for t in teams),
+                "gpus": sum(t.gpus for t in teams),
+            },
+            "used": {
+                "cpus": sum(j.spec.nodes * j.spec.resources_per_node.cpus for j in running),
+                "gpus": sum(j.spec.nodes * j.spec.resources_per_node.gpus for j in running),
+            },
+            "namespace": self.namespace,
+            "queues": [t.queue for t in teams],
+        }
 
     async def _poll_queue_positions(self) -> None:
         """Queue positions from Kueue's VisibilityOnDemand API, while any job waits."""
@@ -979,6 +994,10 @@ def _api_message(e: ApiException) -> str:
         return json.loads(e.body)["message"]
     except (TypeError, ValueError, KeyError):
         return str(e.reason)
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 def _pod_started(pod: dict) -> float | None:

@@ -437,3 +437,23 @@ async def test_a_failed_attempt_is_retried_as_a_new_trainjob(service, kube):
     assert done["attempt"] == 2
     queue = manager.queue_summary(ALICE)
     assert queue["total"] == {"cpus": 72, "gpus": 8} and queue["namespace"] == NS
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "message", "outcome"),
+    [
+        (422, "Invalid", 'TrainJob.trainer.kubeflow.org "x" is invalid: spec.runtimeRef: '
+         'ClusterTrainingRuntime tz-pytorch not found', "CreateFailed"),
+        (403, "Forbidden", 'trainjobs.trainer.kubeflow.org is forbidden: User '
+         '"system:serviceaccount:jupyterhub:tz" cannot create resource', "Forbidden"),
+    ],
+)  # fmt: skip
+async def test_a_refused_create_is_explained(service, kube, code, reason, message, outcome):
+    kube.fail("POST", r"/trainjobs$", code, reason, message, times=2)
+    job = await submit(service.manager)
+    if outcome == "CreateFailed":  # the cluster will never take it: fail with the API's words
+        done = await status(service.manager, job["id"], {"failed"})
+        assert done["reason"] == "CreateFailed" and message in done["message"]
+    else:  # an operator can fix RBAC: say why and keep trying
+        await until(lambda: _created(service, job["id"]), what="created once allowed")
+        assert (outcome, message) in await events(service.manager, job["id"])

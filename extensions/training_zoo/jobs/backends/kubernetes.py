@@ -48,7 +48,7 @@ from ...k8s import trainjob as tj
 from ...k8s.catalog import Flavor, TzCluster
 from ...runtime import METRIC_MARK
 from ...storage import TzStorage
-from ..types import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from ..types import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from . import spool
 from .base import BackendJob, Event, JobUpdate, TzJobBackend, UpdateCallback
 
@@ -435,12 +435,15 @@ class TzKubernetesBackend(TzJobBackend):
                                       body["kind"], name)  # fmt: skip
                         break
                     message = _api_message(e)
-                    if e.status == 403 and "exceeded quota" in message:
-                        await self._event_once(job, "QuotaExceeded", message, "Warning")
-                    elif e.status < 500 and e.status not in (403, 429):
-                        await self._finish_now(job, FAILED, "CreateFailed",
-                                               f"Kubernetes refused the {body['kind']}: {message}")
-                        return  # fmt: skip
+                    if e.status == 403:
+                        # Quota frees up and RBAC gets fixed: say why, and keep trying.
+                        quota = "exceeded quota" in message
+                        await self._event_once(job, "QuotaExceeded" if quota else "Forbidden",
+                                               message, "Warning")  # fmt: skip
+                    elif e.status < 500 and e.status != 429:
+                        refused = f"Kubernetes refused the {body['kind']}: {message}"
+                        await self._finish(job, FAILED, "CreateFailed", refused, None)
+                        return
                     else:
                         self.log.warning("Create of %s failed (%s); retrying", name, e.status)
                 except TRANSIENT as e:
@@ -529,8 +532,8 @@ class TzKubernetesBackend(TzJobBackend):
         except ApiException as e:
             if e.status != 404:
                 return  # cannot tell now; the next list decides
-            await self._finish_now(job, FAILED, "Deleted",
-                                   f"{job.state['name']} was deleted outside TZ")  # fmt: skip
+            gone = f"{job.state['name']} was deleted outside TZ"
+            await self._finish(job, FAILED, "Deleted", gone, None)
         except TRANSIENT:
             return
         else:
@@ -662,7 +665,7 @@ class TzKubernetesBackend(TzJobBackend):
                     pulling = True
                     first = self._pull_failing.setdefault(job.id, time.monotonic())
                     if time.monotonic() - first >= self.image_pull_grace:
-                        await self._cancel_for(job, FAILED, "ImagePullFailed", message)
+                        await self._finish(job, FAILED, "ImagePullFailed", message, None)
                         return exit_code, oom
                 if ended:
                     code = int(ended.get("exitCode", 0))
@@ -834,9 +837,6 @@ class TzKubernetesBackend(TzJobBackend):
                 self._wrap_up(job, status, reason, message, exit_code)
             )
 
-    async def _finish_now(self, job: BackendJob, status: str, reason: str, message: str) -> None:
-        await self._finish(job, status, reason, message, None)
-
     async def _wrap_up(
         self, job: BackendJob, status: str, reason: str, message: str, exit_code: int | None
     ) -> None:
@@ -905,9 +905,6 @@ class TzKubernetesBackend(TzJobBackend):
                 pass
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_delay_max)
-
-    async def _cancel_for(self, job: BackendJob, status: str, reason: str, message: str) -> None:
-        await self._finish(job, status, reason, message, None)
 
     async def cancel(self, job: BackendJob, by: str) -> None:
         job = self.jobs.get(job.id, job)
@@ -1008,4 +1005,4 @@ def _pod_started(pod: dict) -> float | None:
     return parse_time(pod.get("status", {}).get("startTime"))
 
 
-__all__ = ["QUEUED", "TzKubernetesBackend"]
+__all__ = ["TzKubernetesBackend"]

@@ -88,7 +88,8 @@ def upload_output(output: Path) -> None:
 
 
 def node_rank() -> int:
-    for name in ("PET_NODE_RANK", "JOB_COMPLETION_INDEX"):
+    # Trainer v2 (torch policy), any Indexed Job, then Training Operator v1 (RANK = replica).
+    for name in ("PET_NODE_RANK", "JOB_COMPLETION_INDEX", "RANK"):
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
     return 0

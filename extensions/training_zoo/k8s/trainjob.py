@@ -294,6 +294,9 @@ def _runtime(name: str, framework: str, ml_policy: dict, ports: list[dict]) -> d
     }  # fmt: skip
     pod_spec = {
         **pod_security(),
+        # JobSet defaults to OnFailure, which restarts a failed or OOM-killed node in place: the
+        # user's script would run twice and the OOM reason would hide in lastState.
+        "restartPolicy": "Never",
         "containers": [container],
         # NCCL and DataLoader workers need more shared memory than the container default.
         "volumes": [{"name": "workspace", "emptyDir": {}},

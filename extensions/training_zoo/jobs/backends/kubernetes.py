@@ -451,10 +451,10 @@ class TzKubernetesBackend(TzJobBackend):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_delay_max)
             job.state.update(name=name, created=True, uid=created["metadata"]["uid"])
-            await self._create_owned(job, created)
             await self._save_state(job, [Event(
                 "Submitted", f"{body['kind']} {self.namespace}/{name} created in queue "
                 f"{body['metadata']['labels'][tj.KUEUE_QUEUE_LABEL]}")])  # fmt: skip
+            await self._create_owned(job, created)
             await self._evaluate(job.id)
         finally:
             self._creating.pop(job.id, None)
@@ -469,6 +469,8 @@ class TzKubernetesBackend(TzJobBackend):
         await self._create_retrying(self.core.create_namespaced_secret, secret)
         networking = client.NetworkingV1Api(self.api)
         await self._create_retrying(networking.create_namespaced_network_policy, policy)
+        job.state["owned"] = True
+        await self._save_state(job)
 
     async def _create_retrying(self, create: Callable[..., Awaitable[Any]], body: dict) -> None:
         delay = self.retry_delay
@@ -554,11 +556,10 @@ class TzKubernetesBackend(TzJobBackend):
                 continue
             job.state.setdefault("name", name)
             if name in cached:
-                if not job.state.get("created"):
+                if not job.state.get("owned"):
                     # Created just before a crash: its Secret and policy may be missing.
                     job.state.update(created=True, uid=cached[name]["metadata"]["uid"])
                     await self._create_owned(job, cached[name])
-                    await self._save_state(job)
             elif job.state.get("created"):
                 await self._vanished(job)
             else:
@@ -725,8 +726,8 @@ class TzKubernetesBackend(TzJobBackend):
                         seen += 1
                         if seen <= done:
                             continue
-                        await asyncio.to_thread(self._spool_line, run, first_rank, raw)
-                        await asyncio.to_thread(self._write_offset, run, name, seen)
+                        # One thread call: a cancel cannot fall between line and offset.
+                        await asyncio.to_thread(self._spool, run, name, first_rank, raw, seen)
                     response.release()
                     if self._pod_ended(name):
                         return
@@ -767,6 +768,11 @@ class TzKubernetesBackend(TzJobBackend):
         tmp = path.with_suffix(".tmp")
         tmp.write_text(str(lines))
         os.replace(tmp, path)
+
+    @classmethod
+    def _spool(cls, run: Path, pod: str, default_rank: int, raw: bytes, seen: int) -> None:
+        cls._spool_line(run, default_rank, raw)
+        cls._write_offset(run, pod, seen)
 
     @staticmethod
     def _spool_line(run: Path, default_rank: int, raw: bytes) -> None:

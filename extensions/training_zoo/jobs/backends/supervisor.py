@@ -110,6 +110,7 @@ class Supervisor:
                     py, "-m", "torch.distributed.run",
                     f"--nnodes={nodes}", f"--nproc_per_node={ppn}",
                     "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{s['rdzv_port']}",
+                    *(["--rdzv_conf=is_host=0"] if nodes > 1 else []),
                     f"--rdzv_id={s['job_id']}-{s['attempt']}", "--local_addr=127.0.0.1",
                     "--max_restarts=0", "--monitor_interval=0.1",
                     RANK_ENTRY, *program,
@@ -194,6 +195,10 @@ class Supervisor:
         s = self.spec
         for d in ("logs_dir", "ranks_dir", "metrics_dir", "output_dir"):
             os.makedirs(s[d], exist_ok=True)
+        # Multi-node PyTorch: the supervisor hosts the rendezvous store itself. Left to torchrun,
+        # node 0's agent hosts it and takes it along when it exits first, and the other nodes'
+        # agents then kill their ranks during teardown (SIGTERM after a successful run).
+        store = self.rendezvous_store() if s["framework"] == "pytorch" and s["nodes"] > 1 else None
         for argv, env, log_name in self.commands():
             log = open(os.path.join(s["logs_dir"], log_name), "ab")
             self.procs.append(
@@ -236,7 +241,15 @@ class Supervisor:
                 break
             time.sleep(POLL)
         kill_job_processes(s["job_id"], grace=1.0, extra=self.descendants())
+        del store
         return self.finish([p.returncode for p in self.procs])
+
+    def rendezvous_store(self) -> object:
+        """A c10d TCPStore on the rendezvous port that lives as long as this supervisor."""
+        from torch.distributed import TCPStore
+
+        port = int(self.spec["rdzv_port"])
+        return TCPStore("127.0.0.1", port, is_master=True, wait_for_workers=False)
 
     def rank_records(self) -> list[dict]:
         records = []

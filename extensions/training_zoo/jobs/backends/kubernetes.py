@@ -660,6 +660,8 @@ class TzKubernetesBackend(TzJobBackend):
             for status in pod.get("status", {}).get("containerStatuses") or []:
                 state = status.get("state") or {}
                 waiting, ended = state.get("waiting"), state.get("terminated")
+                # A runtime that restarts containers in place keeps the OOM kill in lastState.
+                ended = ended or (status.get("lastState") or {}).get("terminated")
                 if waiting and waiting.get("reason") in IMAGE_PULL_REASONS | CONFIG_REASONS:
                     message = f"node {node}: {waiting['reason']}: {waiting.get('message', '')}"
                     await self._event_once(job, waiting["reason"], message.strip(), "Warning")

@@ -168,3 +168,15 @@ def test_shipped_generated_manifests_are_current_and_valid():
         )
         for obj in objects:
             kubeschema.validate(obj)
+
+
+@pytest.mark.parametrize(
+    "runtime", cluster_training_runtimes(), ids=lambda o: o["metadata"]["name"]
+)
+def test_training_pods_are_restricted_and_never_restart_in_place(runtime):
+    job = runtime["spec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": job["template"]["spec"]}  # fmt: skip
+    assert kubeschema.pss_restricted(pod) == []
+    assert pod["spec"]["restartPolicy"] == "Never" and job["backoffLimit"] == 0
+    assert pod["spec"]["automountServiceAccountToken"] is False  # no Kubernetes API in jobs

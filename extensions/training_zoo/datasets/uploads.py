@@ -1,0 +1,461 @@
+"""``TzUploads``: resumable upload sessions that send big files to storage in parts.
+
+Why: a browser upload of hundreds of MB through one request (or the base64 contents API) fails
+and holds the whole file in memory. Here a client opens a session (``create``), sends numbered
+parts in any order and as many times as it likes (``put_part``: a retried part *replaces* the
+earlier one), asks what arrived after a reload or dropped connection (``status``), then
+``complete``s, which checks every part and makes the object appear at its final key whole or not
+at all. ``abort`` and ``sweep`` remove what an abandoned session left behind.
+
+- **S3**: one S3 multipart upload per session (``UploadPart`` for each part, so parts go straight to
+  the store; ``CompleteMultipartUpload`` publishes the object; ``AbortMultipartUpload`` drops it).
+- **Local folder**: each part is a file in a staging folder ``uploads/<user>/<id>.parts/`` (never
+  under the final key); ``complete`` concatenates them into a hidden temporary file next to the
+  final key and ``os.replace``s it there.
+
+Sessions survive a service restart: their metadata is a small JSON document in storage at
+``uploads/<user>/<id>.json`` (written atomically), so another user's id simply is not found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from traitlets import Instance, Integer
+from traitlets.config import LoggingConfigurable
+
+from ..errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+from ..identity import Identity
+from ..storage import join_key
+from .paths import RESERVED_PREFIX, workspace_key
+from .workspace import TzWorkspace
+
+MiB = 1 << 20
+MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
+MAX_PART_SIZE = 5 * 1024 * MiB  # S3's maximum part
+MAX_PARTS = 10_000  # S3's maximum part count
+DEFAULT_PART_SIZE = 16 * MiB
+UPLOADS_PREFIX = "uploads"
+ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+class TzUploads(LoggingConfigurable):
+    """Multipart upload sessions into the workspace."""
+
+    workspace = Instance(TzWorkspace)
+
+    max_upload_size = Integer(
+        5 * 1024**4,
+        help="Largest file one upload session may write, in bytes (default 5 TiB, S3's limit).",
+    ).tag(config=True)
+
+    @property
+    def storage(self):
+        return self.workspace.storage
+
+    # ------------------------------------------------------------------ session documents
+
+    def _session_key(self, user: str, upload_id: str) -> str:
+        return join_key(UPLOADS_PREFIX, user, f"{upload_id}.json")
+
+    def _staging(self, user: str, upload_id: str) -> Path:
+        path = self.storage.local_path(join_key(UPLOADS_PREFIX, user, f"{upload_id}.parts"))
+        assert path is not None
+        return path
+
+    async def _save(self, session: dict) -> None:
+        data = json.dumps(session, indent=1).encode()
+        key = self._session_key(session["user"], session["id"])
+        await asyncio.to_thread(self.storage.put_bytes, key, data)
+
+    async def _load(self, user: Identity, upload_id: object) -> dict:
+        if not isinstance(upload_id, str) or not ID_RE.match(upload_id):
+            raise NotFound("upload not found", reason="UploadNotFound")
+        key = self._session_key(user.name, upload_id)
+        try:
+            raw = await asyncio.to_thread(self.storage.get_bytes, key)
+        except FileNotFoundError:
+            raise NotFound("upload not found", reason="UploadNotFound") from None
+        return json.loads(raw)
+
+    async def _forget(self, session: dict) -> None:
+        key = self._session_key(session["user"], session["id"])
+        await asyncio.to_thread(self.storage.delete, key)
+        if session["backend"] == "local":
+            await asyncio.to_thread(shutil.rmtree, self._staging(session["user"], session["id"]),
+                                    True)  # fmt: skip
+
+    @staticmethod
+    def _part_length(session: dict, number: int) -> int:
+        if number < session["parts"]:
+            return session["part_size"]
+        return session["size"] - (session["parts"] - 1) * session["part_size"]
+
+    # ------------------------------------------------------------------ API
+
+    async def create(self, user: Identity, space: str, path: str, size: int,
+                     part_size: int | None = None, overwrite: bool = False) -> dict:  # fmt: skip
+        """Open an upload session for a file of ``size`` bytes at ``path`` in ``space``.
+
+        Returns ``{"id", "part_size", "parts"}``: send parts ``1..parts``, each ``part_size``
+        bytes except the last.
+
+        Raises
+        ------
+        InvalidRequest
+            For a bad ``size`` or ``part_size`` (parts under 5 MiB, over 5 GiB or more than 10,000).
+        PayloadTooLarge
+            Over ``max_upload_size``.
+        Conflict
+            When ``path`` is a folder, or a file and ``overwrite`` is false.
+        """
+        key = workspace_key(user, space, path)
+        if not path:
+            raise InvalidRequest.field("path", "names the space root, not a file")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidRequest.field("size", "must be a non-negative integer")
+        if size > self.max_upload_size:
+            raise PayloadTooLarge(f"files over {self.max_upload_size} bytes cannot be uploaded",
+                                  reason="UploadTooLarge")  # fmt: skip
+        if part_size is None:
+            # Grow the default part (in whole MiB) only when the file would need > 10,000 parts.
+            part_size = max(DEFAULT_PART_SIZE, math.ceil(size / MAX_PARTS / MiB) * MiB)
+        elif isinstance(part_size, bool) or not isinstance(part_size, int) or part_size <= 0:
+            raise InvalidRequest.field("part_size", "must be a positive integer")
+        parts = math.ceil(size / part_size)
+        if parts > 1 and part_size < MIN_PART_SIZE:
+            raise InvalidRequest.field("part_size", f"must be at least {MIN_PART_SIZE} bytes")
+        if part_size > MAX_PART_SIZE and size > MAX_PART_SIZE:
+            raise InvalidRequest.field("part_size", f"must be at most {MAX_PART_SIZE} bytes")
+        if parts > MAX_PARTS:
+            raise InvalidRequest.field("part_size", f"gives more than {MAX_PARTS} parts")
+        await self._check_target(key, path, overwrite)
+        session = {
+            "id": uuid.uuid4().hex, "user": user.name, "space": space, "path": path,
+            "size": size, "part_size": part_size, "parts": parts, "overwrite": overwrite,
+            "created": time.time(), "backend": "local" if self.workspace.is_local else "s3",
+            "s3_upload_id": None,
+        }  # fmt: skip
+        if session["backend"] == "s3" and parts:
+            bucket, skey = self.workspace._bucket_key(key)
+            resp = await self.workspace._call("create_multipart_upload", Bucket=bucket, Key=skey)
+            session["s3_upload_id"] = resp["UploadId"]
+        await self._save(session)
+        return {"id": session["id"], "part_size": part_size, "parts": parts}
+
+    async def _check_target(self, key: str, path: str, overwrite: bool) -> None:
+        kind = await self.workspace._kind(key)
+        if kind == "folder" or (kind == "file" and not overwrite):
+            raise Conflict(f"{path} already exists", reason="PathExists")
+
+    async def put_part(self, user: Identity, upload_id: str, number: int,
+                       data: bytes | AsyncIterator[bytes]) -> dict:  # fmt: skip
+        """Store part ``number`` (1-based); sending a number again replaces that part.
+
+        Returns ``{"number", "size", "etag"}``.
+
+        Raises
+        ------
+        NotFound
+            For an unknown upload id, or another user's.
+        InvalidRequest
+            For a part number out of range or a part of the wrong size.
+        """
+        session = await self._load(user, upload_id)
+        # Re-check the space: a user who left the team can no longer write into its space.
+        key = workspace_key(user, session["space"], session["path"])
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int)
+            or not 1 <= number <= session["parts"]
+        ):
+            raise InvalidRequest.field("number", f"must be from 1 to {session['parts']}")
+        expected = self._part_length(session, number)
+        if session["backend"] == "local":
+            size, etag = await self._local_part(session, number, data, expected)
+        else:
+            body = await _collect(data, expected)
+            bucket, skey = self.workspace._bucket_key(key)
+            try:
+                resp = await self.workspace._call(
+                    "upload_part", Bucket=bucket, Key=skey, UploadId=session["s3_upload_id"],
+                    PartNumber=number, Body=body)  # fmt: skip
+            except FileNotFoundError:  # NoSuchUpload: completed or aborted meanwhile
+                raise NotFound("upload not found", reason="UploadNotFound") from None
+            size, etag = len(body), resp["ETag"].strip('"')
+        return {"number": number, "size": size, "etag": etag}
+
+    async def _local_part(self, session: dict, number: int, data: bytes | AsyncIterator[bytes],
+                          expected: int) -> tuple[int, str]:  # fmt: skip
+        staging = self._staging(session["user"], session["id"])
+        await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
+        tmp = staging / f"{RESERVED_PREFIX}{number:05d}-{uuid.uuid4().hex}"
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        f = await asyncio.to_thread(open, tmp, "wb")
+        try:
+            async for chunk in _chunks(data):
+                size += len(chunk)
+                if size > expected:
+                    raise InvalidRequest.field("data", f"part {number} must be {expected} bytes")
+                md5.update(chunk)
+                await asyncio.to_thread(f.write, chunk)
+            f.close()
+            if size != expected:
+                raise InvalidRequest.field("data", f"part {number} must be {expected} bytes")
+            etag = md5.hexdigest()
+            # Part then etag: status() trusts the etag only when it names this part's size.
+            await asyncio.to_thread(os.replace, tmp, staging / f"{number:05d}")
+            meta = staging / f"{RESERVED_PREFIX}meta-{uuid.uuid4().hex}"
+            await asyncio.to_thread(meta.write_text, json.dumps({"size": size, "etag": etag}))
+            await asyncio.to_thread(os.replace, meta, staging / f"{number:05d}.json")
+        finally:
+            f.close()
+            tmp.unlink(missing_ok=True)
+        return size, etag
+
+    async def status(self, user: Identity, upload_id: str) -> dict:
+        """The session and the parts received so far (for resuming after a reload).
+
+        Returns ``{"id", "space", "path", "size", "part_size", "parts", "created",
+        "received": [{"number", "size", "etag"}, ...]}`` with ``received`` sorted by number.
+        """
+        session = await self._load(user, upload_id)
+        received = await self._received(session)
+        public = {k: session[k] for k in ("id", "space", "path", "size", "part_size", "parts",
+                                          "created")}  # fmt: skip
+        return {**public, "received": received}
+
+    async def _received(self, session: dict) -> list[dict]:
+        if session["backend"] == "local":
+            return await asyncio.to_thread(self._local_received, session)
+        if not session["parts"]:
+            return []
+        key = workspace_key(Identity(session["user"], scopes=frozenset({"custom:tz:admin"})),
+                            session["space"], session["path"])  # fmt: skip
+        bucket, skey = self.workspace._bucket_key(key)
+        out: list[dict] = []
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": skey,
+            "UploadId": session["s3_upload_id"],
+        }
+        while True:
+            try:
+                resp = await self.workspace._call("list_parts", **kwargs)
+            except FileNotFoundError:
+                raise NotFound("upload not found", reason="UploadNotFound") from None
+            out.extend({"number": p["PartNumber"], "size": p["Size"], "etag": p["ETag"].strip('"')}
+                       for p in resp.get("Parts", []))  # fmt: skip
+            if not resp.get("IsTruncated"):
+                break
+            kwargs["PartNumberMarker"] = resp["NextPartNumberMarker"]
+        return sorted(out, key=lambda p: p["number"])
+
+    def _local_received(self, session: dict) -> list[dict]:
+        staging = self._staging(session["user"], session["id"])
+        out = []
+        for n in range(1, session["parts"] + 1):
+            part = staging / f"{n:05d}"
+            try:
+                size = part.stat().st_size
+            except FileNotFoundError:
+                continue
+            try:
+                meta = json.loads((staging / f"{n:05d}.json").read_text())
+            except (FileNotFoundError, ValueError):
+                meta = {}
+            etag = meta.get("etag") if meta.get("size") == size else None
+            out.append({"number": n, "size": size, "etag": etag})
+        return out
+
+    async def complete(self, user: Identity, upload_id: str) -> dict:
+        """Check every part, then publish the file at its final key in one step.
+
+        Returns the file's ``stat`` item. On any refusal nothing appears at the final key and the
+        session stays open (send the missing part, then complete again).
+
+        Raises
+        ------
+        InvalidRequest
+            Naming ``parts`` when a part is missing or has the wrong size.
+        Conflict
+            When the target now exists (and the session did not ask to overwrite).
+        """
+        session = await self._load(user, upload_id)
+        key = workspace_key(user, session["space"], session["path"])
+        received = {p["number"]: p for p in await self._received(session)}
+        missing = [n for n in range(1, session["parts"] + 1) if n not in received]
+        wrong = [n for n, p in received.items() if p["size"] != self._part_length(session, n)]
+        if missing or wrong:
+            problem = []
+            if missing:
+                problem.append(f"missing parts {_ranges(missing)}")
+            if wrong:
+                problem.append(f"wrongly sized parts {_ranges(sorted(wrong))}")
+            raise InvalidRequest.field("parts", "; ".join(problem))
+        await self._check_target(key, session["path"], session["overwrite"])
+        await self.workspace._check_parents_are_folders(user, session["space"], session["path"])
+        if session["backend"] == "local":
+            await asyncio.to_thread(self._local_complete, session, key)
+        elif not session["parts"]:
+            bucket, skey = self.workspace._bucket_key(key)
+            await self.workspace._call("put_object", Bucket=bucket, Key=skey, Body=b"")
+        else:
+            bucket, skey = self.workspace._bucket_key(key)
+            parts = [{"PartNumber": n, "ETag": f'"{received[n]["etag"]}"'}
+                     for n in range(1, session["parts"] + 1)]  # fmt: skip
+            try:
+                await self.workspace._call(
+                    "complete_multipart_upload", Bucket=bucket, Key=skey,
+                    UploadId=session["s3_upload_id"], MultipartUpload={"Parts": parts})  # fmt: skip
+            except FileNotFoundError:
+                raise NotFound("upload not found", reason="UploadNotFound") from None
+            self.storage.fs.invalidate_cache()
+        await self._forget(session)
+        return await self.workspace.stat(user, session["space"], session["path"])
+
+    def _local_complete(self, session: dict, key: str) -> None:
+        staging = self._staging(session["user"], session["id"])
+        target = self.storage.local_path(key)
+        assert target is not None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{RESERVED_PREFIX}upload-{session['id']}")
+        try:
+            with open(tmp, "wb") as out:
+                for n in range(1, session["parts"] + 1):
+                    with open(staging / f"{n:05d}", "rb") as part:
+                        shutil.copyfileobj(part, out, 4 * MiB)
+            if tmp.stat().st_size != session["size"]:  # a part replaced during the checks
+                raise InvalidRequest.field("parts", "parts changed while completing; retry")
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            raise NotFound("upload not found", reason="UploadNotFound") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def abort(self, user: Identity, upload_id: str) -> None:
+        """Drop a session and every part it received.
+
+        Raises
+        ------
+        NotFound
+            For an unknown upload id, or another user's.
+        """
+        session = await self._load(user, upload_id)
+        await self._abort_session(session)
+
+    async def _abort_session(self, session: dict) -> None:
+        if session["backend"] == "s3" and session["s3_upload_id"]:
+            key = workspace_key(Identity(session["user"], scopes=frozenset({"custom:tz:admin"})),
+                                session["space"], session["path"])  # fmt: skip
+            bucket, skey = self.workspace._bucket_key(key)
+            try:
+                await self.workspace._call("abort_multipart_upload", Bucket=bucket, Key=skey,
+                                           UploadId=session["s3_upload_id"])  # fmt: skip
+            except FileNotFoundError:
+                pass  # already completed or aborted
+        await self._forget(session)
+
+    async def sweep(self, older_than_seconds: float) -> int:
+        """Abort every session created more than ``older_than_seconds`` ago; return how many.
+
+        Also aborts S3 multipart uploads under the workspace that no session knows about (a crash
+        between creating one and saving its session), once they are as old.
+        """
+        cutoff = time.time() - older_than_seconds
+        docs = await asyncio.to_thread(self._session_paths)
+        known: set[str] = set()
+        count = 0
+        for raw_key in docs:
+            try:
+                session = json.loads(await asyncio.to_thread(self.storage.get_bytes, raw_key))
+            except (FileNotFoundError, ValueError):
+                continue
+            if session.get("s3_upload_id"):
+                known.add(session["s3_upload_id"])
+            if session.get("created", 0) < cutoff:
+                await self._abort_session(session)
+                count += 1
+        if not self.workspace.is_local:
+            count += await self._sweep_orphans(cutoff, known)
+        return count
+
+    def _session_paths(self) -> list[str]:
+        fs = self.storage.fs
+        root = self.storage.path(UPLOADS_PREFIX)
+        try:
+            found = fs.find(root)
+        except FileNotFoundError:
+            return []
+        base = self.storage.path("")
+        keys = []
+        for p in found:
+            p = p.split("://", 1)[-1] if "://" in p else p
+            rel = p[len(base) :] if p.startswith(base) else p[p.find(UPLOADS_PREFIX + "/") :]
+            parts = rel.split("/")
+            if len(parts) == 3 and parts[0] == UPLOADS_PREFIX and parts[2].endswith(".json"):
+                keys.append(rel)
+        return keys
+
+    async def _sweep_orphans(self, cutoff: float, known: set[str]) -> int:
+        bucket, prefix = self.workspace._bucket_key("workspace/")
+        count = 0
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            resp = await self.workspace._call("list_multipart_uploads", **kwargs)
+            for up in resp.get("Uploads", []):
+                if up["UploadId"] in known or up["Initiated"].timestamp() >= cutoff:
+                    continue
+                await self.workspace._call("abort_multipart_upload", Bucket=bucket, Key=up["Key"],
+                                           UploadId=up["UploadId"])  # fmt: skip
+                count += 1
+            if not resp.get("IsTruncated"):
+                return count
+            kwargs["KeyMarker"] = resp["NextKeyMarker"]
+            kwargs["UploadIdMarker"] = resp["NextUploadIdMarker"]
+
+
+async def _chunks(data: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        yield bytes(data)
+        return
+    async for chunk in data:
+        yield chunk
+
+
+async def _collect(data: bytes | AsyncIterator[bytes], expected: int) -> bytes:
+    """The part's bytes (at most one part in memory: S3 needs its length up front)."""
+    buf = bytearray()
+    async for chunk in _chunks(data):
+        buf += chunk
+        if len(buf) > expected:
+            raise InvalidRequest.field("data", f"the part must be {expected} bytes")
+    if len(buf) != expected:
+        raise InvalidRequest.field("data", f"the part must be {expected} bytes")
+    return bytes(buf)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``1-3, 7`` for ``[1, 2, 3, 7]`` (a message listing 10,000 numbers helps nobody)."""
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}-{prev}" if start != prev else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(out[:20]) + (" ..." if len(out) > 20 else "")

@@ -290,6 +290,10 @@ class TzWorkspace(LoggingConfigurable):
             if not isinstance(token, str):
                 raise InvalidRequest.field("cursor", "not a cursor this server issued")
             kwargs["ContinuationToken"] = token
+        else:
+            # Skips the folder's own marker object (the key equal to the prefix), so a page
+            # holds exactly ``limit`` entries when there are that many.
+            kwargs["StartAfter"] = prefix
         resp = await self._call("list_objects_v2", **kwargs)
         entries: list[tuple[str, dict]] = []
         for obj in resp.get("Contents", []):

@@ -1,0 +1,353 @@
+"""The workspace and upload sessions, one table of behaviours run on both storage backends.
+
+``backend`` is a local folder in ``tmp_path`` or a real S3 endpoint (moto's server, one per module,
+a fresh prefix per test). Pagination, mkdir/move/copy/delete/stat, streamed reads, multipart
+uploads (out of order, retried, interrupted, refused) and who may reach which space must behave
+the same on both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from s3server import moto_s3  # noqa: E402
+
+from training_zoo.datasets import TzUploads, TzWorkspace  # noqa: E402
+from training_zoo.errors import Conflict, InvalidRequest, NotFound  # noqa: E402
+from training_zoo.identity import Identity  # noqa: E402
+from training_zoo.storage import TzStorage  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "tz-ws"
+ALICE = Identity("alice", groups=("data",))
+BOB = Identity("bob", groups=("other",))
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def s3_url():
+    with moto_s3(BUCKET) as url:
+        yield url
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request, tmp_path) -> TzStorage:
+    if request.param == "local":
+        return TzStorage(url=str(tmp_path / "storage"))
+    url = request.getfixturevalue("s3_url")
+    return TzStorage(
+        url=f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+        storage_options={"client_kwargs": {"endpoint_url": url}, "skip_instance_cache": True},
+    )
+
+
+@pytest.fixture
+def ws(storage) -> TzWorkspace:
+    return TzWorkspace(storage=storage)
+
+
+@pytest.fixture
+def uploads(ws) -> TzUploads:
+    return TzUploads(workspace=ws)
+
+
+async def fill(ws: TzWorkspace, folder: str, names: list[str]) -> None:
+    """Write many small files in alice's space fast: one request each, in parallel on S3."""
+    if ws.is_local:
+        base = ws.storage.local_path(f"workspace/users/alice/{folder}")
+        base.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (base / name).write_bytes(name.encode())
+        return
+    bucket, prefix = ws._bucket_key(f"workspace/users/alice/{folder}")
+    await ws._gather([ws._call("put_object", Bucket=bucket, Key=f"{prefix}/{n}", Body=n.encode())
+                      for n in names])  # fmt: skip
+
+
+async def read_all(ws: TzWorkspace, user: Identity, space: str, path: str) -> bytes:
+    return b"".join([c async for c in await ws.open_read(user, space, path, chunk_size=1000)])
+
+
+# -------------------------------------------------------------------- listing
+
+
+async def test_pagination_returns_every_name_once_in_order(ws: TzWorkspace) -> None:
+    names = [f"f{i:05d}.txt" for i in range(2500)]
+    await ws.mkdir(ALICE, "user:alice", "bulk")
+    await fill(ws, "bulk", names)
+    await ws.mkdir(ALICE, "user:alice", "bulk/zsub")  # a folder among the files
+    seen: list[str] = []
+    cursor, pages = None, 0
+    while True:
+        page = await ws.list(ALICE, "user:alice", "bulk", cursor=cursor, limit=1000)
+        assert len(page["items"]) <= 1000
+        seen.extend(it["name"] for it in page["items"])
+        pages += 1
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert seen == [*names, "zsub"]
+    assert pages == 3
+    item = (await ws.list(ALICE, "user:alice", "bulk", limit=1))["items"][0]
+    assert item == {
+        **item,
+        "name": "f00000.txt",
+        "path": "bulk/f00000.txt",
+        "type": "file",
+        "size": 10,
+    }
+    # A cursor is bound to its folder.
+    first = await ws.list(ALICE, "user:alice", "bulk", limit=5)
+    with pytest.raises(InvalidRequest) as e:
+        await ws.list(ALICE, "user:alice", "", cursor=first["next"])
+    assert "cursor" in e.value.errors
+    with pytest.raises(InvalidRequest):
+        await ws.list(ALICE, "user:alice", "bulk", cursor="garbage!")
+
+
+async def test_sort_by_size_and_cap(ws: TzWorkspace) -> None:
+    for name, size in [("b", 3), ("a", 1), ("c", 2)]:
+        await ws.write_bytes(ALICE, "user:alice", f"s/{name}", b"x" * size)
+    page = await ws.list(ALICE, "user:alice", "s", sort="size", order="desc", limit=2)
+    assert [it["name"] for it in page["items"]] == ["b", "c"]
+    page = await ws.list(ALICE, "user:alice", "s", sort="size", order="desc", cursor=page["next"])
+    assert [it["name"] for it in page["items"]] == ["a"] and page["next"] is None
+    ws.max_sort_entries = 2
+    with pytest.raises(InvalidRequest) as e:
+        await ws.list(ALICE, "user:alice", "s", sort="modified")
+    assert "sort" in e.value.errors
+    assert len((await ws.list(ALICE, "user:alice", "s"))["items"]) == 3  # name sort: no cap
+
+
+# -------------------------------------------------------------------- file operations
+
+
+async def test_mkdir_stat_move_copy_delete(ws: TzWorkspace) -> None:
+    u, sp = ALICE, "user:alice"
+    assert (await ws.list(u, sp, ""))["items"] == []  # an untouched space is empty, not missing
+    await ws.mkdir(u, sp, "empty")
+    assert (await ws.stat(u, sp, "empty"))["type"] == "folder"
+    assert (await ws.list(u, sp, "empty"))["items"] == []
+    with pytest.raises(Conflict):
+        await ws.mkdir(u, sp, "empty")
+    await ws.mkdir(u, sp, "empty", exist_ok=True)
+    await ws.write_bytes(u, sp, "d/one.txt", b"1")
+    await ws.write_bytes(u, sp, "d/sub/two.txt", b"22")
+    with pytest.raises(Conflict):
+        await ws.mkdir(u, sp, "d/one.txt/x")
+    st = await ws.stat(u, sp, "d/sub/two.txt")
+    assert (st["name"], st["type"], st["size"]) == ("two.txt", "file", 2)
+    assert st["modified"].endswith("Z")
+    with pytest.raises(NotFound):
+        await ws.stat(u, sp, "nope")
+    with pytest.raises(NotFound):
+        await ws.list(u, sp, "nope")
+    with pytest.raises(InvalidRequest):
+        await ws.list(u, sp, "d/one.txt")
+
+    # copy a folder, then move it; refuse into itself; conflicts unless overwrite
+    await ws.copy(u, sp, "d", "e")
+    assert await read_all(ws, u, sp, "e/sub/two.txt") == b"22"
+    assert await read_all(ws, u, sp, "d/sub/two.txt") == b"22"
+    with pytest.raises(InvalidRequest) as e:
+        await ws.move(u, sp, "d", "d/sub/d")
+    assert "target" in e.value.errors
+    with pytest.raises(Conflict):
+        await ws.move(u, sp, "d", "e")
+    await ws.move(u, sp, "d", "e", overwrite=True)
+    with pytest.raises(NotFound):
+        await ws.stat(u, sp, "d")
+    assert [it["name"] for it in (await ws.list(u, sp, "e"))["items"]] == ["one.txt", "sub"]
+    # rename a file into a new folder; the old folder stays (empty), like on a disk
+    await ws.move(u, sp, "e/sub/two.txt", "f/two.txt")
+    assert (await ws.list(u, sp, "e/sub"))["items"] == []
+    assert await read_all(ws, u, sp, "f/two.txt") == b"22"
+    with pytest.raises(Conflict):
+        await ws.copy(u, sp, "e/one.txt", "f/two.txt")
+    await ws.copy(u, sp, "e/one.txt", "f/two.txt", overwrite=True)
+    assert await read_all(ws, u, sp, "f/two.txt") == b"1"
+
+    await ws.delete(u, sp, "e")
+    with pytest.raises(NotFound):
+        await ws.stat(u, sp, "e/one.txt")
+    await ws.delete(u, sp, "f/two.txt")
+    assert (await ws.list(u, sp, "f"))["items"] == []
+    with pytest.raises(NotFound):
+        await ws.delete(u, sp, "f/two.txt")
+    with pytest.raises(InvalidRequest):
+        await ws.delete(u, sp, "")
+    names = [it["name"] for it in (await ws.list(u, sp, ""))["items"]]
+    assert names == ["empty", "f"]
+
+
+async def test_streamed_read(ws: TzWorkspace) -> None:
+    data = os.urandom(2 * MiB + 17)
+    await ws.write_bytes(ALICE, "user:alice", "big.bin", data)
+    chunks = [c async for c in await ws.open_read(ALICE, "user:alice", "big.bin", chunk_size=MiB)]
+    assert b"".join(chunks) == data and max(len(c) for c in chunks) <= MiB
+    with pytest.raises(NotFound):
+        await ws.open_read(ALICE, "user:alice", "missing.bin")
+
+
+async def test_spaces_are_confined(ws: TzWorkspace) -> None:
+    await ws.write_bytes(ALICE, "user:alice", "secret.txt", b"s")
+    await ws.write_bytes(ALICE, "team:data", "shared.txt", b"t")
+    for call in (
+        ws.list(BOB, "user:alice", ""),
+        ws.stat(BOB, "user:alice", "secret.txt"),
+        ws.open_read(BOB, "user:alice", "secret.txt"),
+        ws.delete(BOB, "user:alice", "secret.txt"),
+        ws.list(BOB, "team:data", ""),
+        ws.write_bytes(BOB, "team:data", "x.txt", b"x"),
+        ws.copy(BOB, "user:bob", "x", "y", target_space="user:alice"),
+    ):
+        with pytest.raises(NotFound):
+            await call
+    member = Identity("carol", groups=("data",))
+    assert await read_all(ws, member, "team:data", "shared.txt") == b"t"
+    await ws.copy(ALICE, "team:data", "shared.txt", "mine.txt", target_space="user:alice")
+    assert await read_all(ws, ALICE, "user:alice", "mine.txt") == b"t"
+
+
+# -------------------------------------------------------------------- uploads
+
+
+async def test_multipart_out_of_order_and_retried(ws: TzWorkspace, uploads: TzUploads) -> None:
+    data = os.urandom(3 * 5 * MiB + 1234)
+    up = await uploads.create(ALICE, "user:alice", "up/big.bin", len(data), part_size=5 * MiB)
+    assert up["parts"] == 4 and up["part_size"] == 5 * MiB
+    part = {n: data[(n - 1) * 5 * MiB : n * 5 * MiB] for n in range(1, 5)}
+
+    async def stream(b: bytes):
+        for i in range(0, len(b), MiB):
+            yield b[i : i + MiB]
+
+    for n in (3, 1, 4):
+        await uploads.put_part(ALICE, up["id"], n, part[n])
+    with pytest.raises(NotFound):  # nothing at the final key before complete
+        await ws.stat(ALICE, "user:alice", "up/big.bin")
+    st = await uploads.status(ALICE, up["id"])
+    assert [p["number"] for p in st["received"]] == [1, 3, 4]
+    # part 2 retried twice, once from a stream; part 3 sent again
+    await uploads.put_part(ALICE, up["id"], 2, stream(part[2]))
+    await uploads.put_part(ALICE, up["id"], 2, part[2])
+    await uploads.put_part(ALICE, up["id"], 3, stream(part[3]))
+    st = await uploads.status(ALICE, up["id"])
+    assert [(p["number"], p["size"]) for p in st["received"]] == [
+        (1, 5 * MiB), (2, 5 * MiB), (3, 5 * MiB), (4, 1234),
+    ]  # fmt: skip
+    assert all(p["etag"] for p in st["received"])
+    if not ws.is_local:
+        bucket, key = ws._bucket_key("workspace/users/alice/up/big.bin")
+        s3_id = (await uploads._load(ALICE, up["id"]))["s3_upload_id"]
+        listed = await ws._call("list_parts", Bucket=bucket, Key=key, UploadId=s3_id)
+        numbers = [p["PartNumber"] for p in listed["Parts"]]
+        assert numbers == [1, 2, 3, 4]  # no duplicate part
+    with pytest.raises(NotFound):  # another user's upload id
+        await uploads.status(BOB, up["id"])
+    with pytest.raises(NotFound):
+        await uploads.put_part(BOB, up["id"], 1, part[1])
+    done = await uploads.complete(ALICE, up["id"])
+    assert done["size"] == len(data)
+    got = await read_all(ws, ALICE, "user:alice", "up/big.bin")
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
+    with pytest.raises(NotFound):  # the session is gone once completed
+        await uploads.status(ALICE, up["id"])
+    assert [it["name"] for it in (await ws.list(ALICE, "user:alice", "up"))["items"]] == ["big.bin"]
+
+
+async def test_complete_refuses_missing_or_wrong_parts(ws: TzWorkspace, uploads: TzUploads):
+    up = await uploads.create(ALICE, "user:alice", "bad.bin", 6 * MiB, part_size=5 * MiB)
+    await uploads.put_part(ALICE, up["id"], 2, b"x" * MiB)
+    with pytest.raises(InvalidRequest) as e:
+        await uploads.complete(ALICE, up["id"])
+    assert "parts" in e.value.errors and "1" in e.value.errors["parts"]
+    with pytest.raises(InvalidRequest):  # a part of the wrong size is refused on arrival
+        await uploads.put_part(ALICE, up["id"], 1, b"x" * 100)
+    with pytest.raises(InvalidRequest):
+        await uploads.put_part(ALICE, up["id"], 3, b"x")
+    with pytest.raises(NotFound):
+        await ws.stat(ALICE, "user:alice", "bad.bin")
+    await uploads.put_part(ALICE, up["id"], 1, b"y" * 5 * MiB)
+    await uploads.complete(ALICE, up["id"])  # the session stayed open: completing now works
+    assert (await ws.stat(ALICE, "user:alice", "bad.bin"))["size"] == 6 * MiB
+
+
+async def test_interrupted_upload_leaves_nothing(ws: TzWorkspace, uploads: TzUploads):
+    a = await uploads.create(ALICE, "user:alice", "cut.bin", 11 * MiB, part_size=5 * MiB)
+    b = await uploads.create(ALICE, "team:data", "cut2.bin", 11 * MiB, part_size=5 * MiB)
+    for up in (a, b):
+        await uploads.put_part(ALICE, up["id"], 1, b"a" * 5 * MiB)
+        await uploads.put_part(ALICE, up["id"], 3, b"c" * MiB)
+    for sp, p in (("user:alice", "cut.bin"), ("team:data", "cut2.bin")):
+        with pytest.raises(NotFound):
+            await ws.stat(ALICE, sp, p)
+    assert (await ws.list(ALICE, "user:alice", ""))["items"] == []
+    with pytest.raises(NotFound):
+        await uploads.abort(BOB, a["id"])
+    await uploads.abort(ALICE, a["id"])
+    with pytest.raises(NotFound):
+        await uploads.status(ALICE, a["id"])
+    assert await uploads.sweep(older_than_seconds=3600) == 0  # b is still fresh
+    assert await uploads.sweep(older_than_seconds=0) == 1
+    with pytest.raises(NotFound):
+        await uploads.status(ALICE, b["id"])
+    if ws.is_local:
+        staging = ws.storage.local_path("uploads")
+        assert staging is not None and list(staging.rglob("*")) in ([], [staging / "alice"])
+    else:
+        bucket, prefix = ws._bucket_key("")
+        resp = await ws._call("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
+        assert resp.get("Uploads", []) == []
+
+
+async def test_upload_rules(ws: TzWorkspace, uploads: TzUploads) -> None:
+    with pytest.raises(InvalidRequest) as e:
+        await uploads.create(ALICE, "user:alice", "x", 20 * MiB, part_size=MiB)
+    assert "part_size" in e.value.errors
+    with pytest.raises(InvalidRequest):
+        await uploads.create(ALICE, "user:alice", "x", 100 * 1024 * MiB, part_size=5 * MiB)
+    big = await uploads.create(ALICE, "user:alice", "x", 1024**4)  # 1 TiB: the part grows
+    assert big["parts"] <= 10_000 and big["part_size"] % MiB == 0
+    await uploads.abort(ALICE, big["id"])
+    with pytest.raises(NotFound):
+        await uploads.create(BOB, "user:alice", "x", 10)
+    with pytest.raises(NotFound):
+        await uploads.create(BOB, "team:data", "x", 10)
+    await ws.write_bytes(ALICE, "user:alice", "exists.txt", b"1")
+    with pytest.raises(Conflict):
+        await uploads.create(ALICE, "user:alice", "exists.txt", 10)
+    small = await uploads.create(ALICE, "team:data", "small.txt", 5)
+    assert small["parts"] == 1
+    await uploads.put_part(ALICE, small["id"], 1, b"hello")
+    await uploads.complete(ALICE, small["id"])
+    assert await read_all(ws, ALICE, "team:data", "small.txt") == b"hello"
+    empty = await uploads.create(ALICE, "user:alice", "empty.txt", 0)
+    assert empty["parts"] == 0
+    await uploads.complete(ALICE, empty["id"])
+    assert (await ws.stat(ALICE, "user:alice", "empty.txt"))["size"] == 0
+
+
+async def test_sessions_survive_a_restart(storage: TzStorage) -> None:
+    first = TzUploads(workspace=TzWorkspace(storage=storage))
+    up = await first.create(ALICE, "user:alice", "r.bin", 6 * MiB, part_size=5 * MiB)
+    await first.put_part(ALICE, up["id"], 1, b"r" * 5 * MiB)
+    again = TzUploads(workspace=TzWorkspace(storage=TzStorage(url=storage.url,
+                      storage_options=storage.storage_options)))  # fmt: skip
+    st = await again.status(ALICE, up["id"])
+    assert [p["number"] for p in st["received"]] == [1]
+    await again.put_part(ALICE, up["id"], 2, b"s" * MiB)
+    started = time.monotonic()
+    await again.complete(ALICE, up["id"])
+    assert time.monotonic() - started < 10
+    assert (await again.workspace.stat(ALICE, "user:alice", "r.bin"))["size"] == 6 * MiB

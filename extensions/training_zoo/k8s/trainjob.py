@@ -218,6 +218,13 @@ def build_pytorchjob(job: BackendJob, placement: Placement) -> dict[str, Any]:
     }
 
 
+def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
+    """Makes an object go when ``owner`` (the job's TrainJob) is deleted."""
+    meta = owner["metadata"]
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"],
+            "uid": meta["uid"], "blockOwnerDeletion": False, "controller": False}  # fmt: skip
+
+
 def build_secret(
     name: str, namespace: str, owner: dict[str, Any] | None, files: dict[str, str]
 ) -> dict[str, Any]:
@@ -228,11 +235,7 @@ def build_secret(
         "labels": {MANAGED_BY[0]: MANAGED_BY[1]},
     }
     if owner is not None:
-        meta["ownerReferences"] = [{
-            "apiVersion": owner["apiVersion"], "kind": owner["kind"],
-            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-            "blockOwnerDeletion": False, "controller": False,
-        }]  # fmt: skip
+        meta["ownerReferences"] = [owner_reference(owner)]
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta,
             "stringData": dict(files)}  # fmt: skip
 
@@ -250,11 +253,7 @@ def build_network_policy(
             "name": secret_name(name),
             "namespace": namespace,
             "labels": {MANAGED_BY[0]: MANAGED_BY[1]},
-            "ownerReferences": [{
-                "apiVersion": owner["apiVersion"], "kind": owner["kind"],
-                "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-                "blockOwnerDeletion": False, "controller": False,
-            }],
+            "ownerReferences": [owner_reference(owner)],
         },
         "spec": {"podSelector": own, "policyTypes": ["Ingress"],
                  "ingress": [{"from": [{"podSelector": own}]}]},

@@ -12,6 +12,8 @@ from pathlib import Path
 import requests
 
 FINAL = {"succeeded", "failed", "cancelled"}
+# Successful answers that are bytes, not JSON (downloads, thumbnails, manifests).
+BINARY_TYPES = ("application/octet-stream", "image/", "application/jsonl", "text/csv")
 
 
 class ApiClient:
@@ -23,7 +25,9 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         r = self.session.request(method, self.base + path, timeout=60, **kwargs)
-        if "event-stream" not in r.headers.get("Content-Type", "") and r.status_code != 204:
+        binary = r.headers.get("Content-Type", "").startswith(BINARY_TYPES) and r.ok
+        if "event-stream" not in r.headers.get("Content-Type", "") and r.status_code != 204 \
+                and not binary:  # fmt: skip
             if r.headers.get("Content-Type", "").startswith("application/json"):
                 body = r.json()
                 if r.status_code >= 400:
@@ -40,6 +44,9 @@ class ApiClient:
 
     def post(self, path: str, **kw) -> requests.Response:
         return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw) -> requests.Response:
+        return self.request("PUT", path, **kw)
 
     def delete(self, path: str, **kw) -> requests.Response:
         return self.request("DELETE", path, **kw)

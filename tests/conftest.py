@@ -22,11 +22,13 @@ from apiclient import ApiClient  # noqa: E402
 from harness import Platform  # noqa: E402
 
 JOBS = Path(__file__).parent / "jobs"
+TEAMS = "vision=alice,carol"
 
 
 @pytest.fixture(scope="session")
 def platform():
-    with Platform() as p:
+    # alice and carol share the team "vision"; bob is in no team.
+    with Platform(extra_env={"TZ_TEAMS": TEAMS}) as p:
         yield p
 
 

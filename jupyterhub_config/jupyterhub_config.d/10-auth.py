@@ -11,3 +11,9 @@ if os.environ.get("TZ_PASSWORD"):
     c.Authenticator.admin_users = admins  # noqa: F821
     if os.environ.get("TZ_ADMIN_PASSWORD"):
         c.SharedPasswordAuthenticator.admin_password = os.environ["TZ_ADMIN_PASSWORD"]  # noqa: F821
+
+# Teams (JupyterHub groups) for the embedded default: TZ_TEAMS="vision=alice,bob;nlp=carol".
+if os.environ.get("TZ_TEAMS"):
+    from training_zoo.hub import load_groups
+
+    c.JupyterHub.load_groups = load_groups(os.environ["TZ_TEAMS"])  # noqa: F821

@@ -49,10 +49,10 @@ def test_roles_grant_tz_scopes_and_admins_get_tz_admin(config):
     assert roles["tz-admin"]["users"] == ["root", "boss"]
     assert "custom:tz:admin" in roles["tz-admin"]["scopes"]
     assert set(config.JupyterHub.custom_scopes) == {
-        "custom:tz:jobs:read",
-        "custom:tz:jobs:write",
-        "custom:tz:admin",
-    }
+        f"custom:tz:{domain}:{verb}"
+        for domain in ("jobs", "workspace", "datasets")
+        for verb in ("read", "write")
+    } | {"custom:tz:admin"}
     assert "access:services!service=tz" in config.Spawner.server_token_scopes
     assert "access:servers!server" in config.Spawner.server_token_scopes
 
@@ -68,3 +68,29 @@ def test_magics_are_auto_loaded_in_user_kernels(config, tmp_path):
     config.Spawner.pre_spawn_hook(FakeSpawner())
     startup = tmp_path / "users/dana/.ipython/profile_default/startup/00-training-zoo.py"
     assert "load_ext" in startup.read_text() and "training_zoo" in startup.read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        ("", {}),
+        ("vision=alice,bob", {"vision": {"users": ["alice", "bob"]}}),
+        (
+            " vision = bob , alice ; nlp=carol;",
+            {"vision": {"users": ["alice", "bob"]}, "nlp": {"users": ["carol"]}},
+        ),
+        ("empty=", {"empty": {"users": []}}),
+    ],
+)
+def test_teams_come_from_tz_teams(text, groups):
+    from training_zoo.hub import load_groups
+
+    assert load_groups(text) == groups
+
+
+@pytest.mark.parametrize("text", ["vision", "=alice", "a b=alice", "../x=alice"])
+def test_malformed_tz_teams_name_the_entry(text):
+    from training_zoo.hub import load_groups
+
+    with pytest.raises(ValueError, match="TZ_TEAMS"):
+        load_groups(text)

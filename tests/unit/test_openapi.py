@@ -36,7 +36,7 @@ def served() -> set[str]:
         if pattern == ".*":
             continue
         # (?P<job_id>...) -> {job_id}; (?P<action>cancel|clone) -> each action
-        pattern = re.sub(r"\(\?P<job_id>[^)]*\)", "{job_id}", pattern).replace("/?", "")
+        pattern = re.sub(r"\(\?P<(?!action)(\w+)>[^)]*\)", r"{\1}", pattern).replace("/?", "")
         m = re.search(r"\(\?P<action>([^)]*)\)", pattern)
         actions = m.group(1).split("|") if m else [None]
         for action in actions:

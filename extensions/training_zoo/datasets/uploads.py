@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from traitlets import Instance, Integer
+from traitlets import Float, Instance, Integer
 from traitlets.config import LoggingConfigurable
 
 from ..errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
@@ -58,6 +58,19 @@ class TzUploads(LoggingConfigurable):
     max_upload_size = Integer(
         5 * 1024**4,
         help="Largest file one upload session may write, in bytes (default 5 TiB, S3's limit).",
+    ).tag(config=True)
+
+    session_max_age = Float(
+        7 * 24 * 3600.0,
+        help="""Seconds after which an upload session that never completed is aborted and its
+        parts deleted (a browser closed for good, a laptop that never came back). Resuming is
+        possible until then. Default: 604800 (7 days).
+        """,
+    ).tag(config=True)
+
+    sweep_interval = Float(
+        3600.0,
+        help="Seconds between two sweeps for expired upload sessions. Default: 3600 (hourly).",
     ).tag(config=True)
 
     @property
@@ -152,7 +165,7 @@ class TzUploads(LoggingConfigurable):
             resp = await self.workspace._call("create_multipart_upload", Bucket=bucket, Key=skey)
             session["s3_upload_id"] = resp["UploadId"]
         await self._save(session)
-        return {"id": session["id"], "part_size": part_size, "parts": parts}
+        return {**_public(session), "received": []}
 
     async def _check_target(self, key: str, path: str, overwrite: bool) -> None:
         kind = await self.workspace._kind(key)
@@ -232,10 +245,22 @@ class TzUploads(LoggingConfigurable):
         "received": [{"number", "size", "etag"}, ...]}`` with ``received`` sorted by number.
         """
         session = await self._load(user, upload_id)
-        received = await self._received(session)
-        public = {k: session[k] for k in ("id", "space", "path", "size", "part_size", "parts",
-                                          "created")}  # fmt: skip
-        return {**public, "received": received}
+        return {**_public(session), "received": await self._received(session)}
+
+    async def list_sessions(self, user: Identity) -> list[dict]:
+        """The caller's open sessions, oldest first, without their parts (for a resume prompt).
+
+        Sessions in spaces the caller can no longer reach (a team they left) are left out.
+        """
+        out = []
+        for key in await asyncio.to_thread(self._session_paths, user.name):
+            try:
+                session = json.loads(await asyncio.to_thread(self.storage.get_bytes, key))
+                workspace_key(user, session["space"], session["path"])
+            except (FileNotFoundError, ValueError, NotFound, InvalidRequest):
+                continue
+            out.append(_public(session))
+        return sorted(out, key=lambda s: s["created"])
 
     async def _received(self, session: dict) -> list[dict]:
         if session["backend"] == "local":
@@ -392,9 +417,20 @@ class TzUploads(LoggingConfigurable):
             count += await self._sweep_orphans(cutoff, known)
         return count
 
-    def _session_paths(self) -> list[str]:
+    async def sweep_forever(self) -> None:
+        """Sweep every ``sweep_interval`` seconds until cancelled; a failed sweep is logged."""
+        while True:
+            try:
+                count = await self.sweep(self.session_max_age)
+                if count:
+                    self.log.info("aborted %d expired upload session(s)", count)
+            except Exception:  # noqa: BLE001 - storage hiccup: try again next round
+                self.log.exception("upload sweep failed; retrying in %.0f s", self.sweep_interval)
+            await asyncio.sleep(self.sweep_interval)
+
+    def _session_paths(self, user: str | None = None) -> list[str]:
         fs = self.storage.fs
-        root = self.storage.path(UPLOADS_PREFIX)
+        root = self.storage.path(join_key(UPLOADS_PREFIX, user) if user else UPLOADS_PREFIX)
         try:
             found = fs.find(root)
         except FileNotFoundError:
@@ -425,6 +461,10 @@ class TzUploads(LoggingConfigurable):
                 return count
             kwargs["KeyMarker"] = resp["NextKeyMarker"]
             kwargs["UploadIdMarker"] = resp["NextUploadIdMarker"]
+
+
+def _public(session: dict) -> dict:
+    return {k: session[k] for k in ("id", "space", "path", "size", "part_size", "parts", "created")}
 
 
 async def _chunks(data: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:

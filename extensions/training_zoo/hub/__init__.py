@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 SERVICE_NAME = "tz"
-DOMAINS = ("jobs",)
+DOMAINS = ("jobs", "workspace", "datasets")
 SERVICE_ACCESS = f"access:services!service={SERVICE_NAME}"
 
 
@@ -56,6 +56,29 @@ def server_token_scopes() -> list[str]:
     only.
     """
     return ["users:activity!user", "access:servers!server", *user_scopes(), "custom:tz:admin"]
+
+
+def load_groups(teams: str) -> dict[str, dict]:
+    """``c.JupyterHub.load_groups`` from ``TZ_TEAMS`` (``"vision=alice,bob;nlp=carol"``).
+
+    Teams are JupyterHub groups: every member reads and writes the team's workspace space and its
+    team datasets. This is the embedded default's way to declare them; a real authenticator (or
+    the hub's admin page) manages groups in production.
+
+    Raises
+    ------
+    ValueError
+        Naming the malformed entry.
+    """
+    groups: dict[str, dict] = {}
+    for entry in filter(None, (e.strip() for e in teams.split(";"))):
+        name, sep, members = entry.partition("=")
+        name = name.strip()
+        if not sep or not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"TZ_TEAMS: {entry!r} is not 'team=user1,user2'")
+        users = sorted({u.strip() for u in members.split(",") if u.strip()})
+        groups[name] = {"users": users}
+    return groups
 
 
 def service(

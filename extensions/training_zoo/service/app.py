@@ -24,6 +24,9 @@ from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Application
 
 from .._version import __version__
+from ..datasets import ws_handlers
+from ..datasets.uploads import TzUploads
+from ..datasets.workspace import TzWorkspace
 from ..db.orm import Job
 from ..db.session import make_session_factory
 from ..jobs import handlers as job_handlers
@@ -59,8 +62,9 @@ class TzService(Application):
 
     name = "tz-service"
     version = __version__
-    description = "Training Zoo service: REST API v1 for jobs (datasets, models ... later)."
-    classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage]
+    description = "Training Zoo service: REST API v1 for jobs, the workspace and datasets."
+    classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage,
+               TzWorkspace, TzUploads]  # fmt: skip
 
     config_file = Unicode(
         "tz_config.py",
@@ -119,6 +123,8 @@ class TzService(Application):
         self.sessions = make_session_factory(self.db_url)
         self.storage = TzStorage(parent=self)
         self.jobs = TzJobManager(parent=self, storage=self.storage, session_factory=self.sessions)
+        self.workspace = TzWorkspace(parent=self, storage=self.storage)
+        self.uploads = TzUploads(parent=self, workspace=self.workspace)
         self.hub_auth = HubAuth(parent=self, cache_max_age=self.hub_api_cache_seconds)
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.sessions))
@@ -162,6 +168,7 @@ class TzService(Application):
         routes = [
             (rf"{api}/?", RootHandler),
             *job_handlers.routes(api),
+            *ws_handlers.routes(api),
             (rf"{prefix}metrics", PrometheusHandler),
             (r".*", NotFoundHandler),
         ]
@@ -169,6 +176,8 @@ class TzService(Application):
             routes,
             hub_auth=self.hub_auth,
             tz_jobs=self.jobs,
+            tz_workspace=getattr(self, "workspace", None),
+            tz_uploads=getattr(self, "uploads", None),
             tz_registry=self.registry,
             log=self.log,
             log_function=self.log_request,
@@ -178,6 +187,7 @@ class TzService(Application):
 
     async def start_async(self) -> None:
         await self.jobs.start()
+        sweeper = asyncio.ensure_future(self.uploads.sweep_forever())
         parsed = urlparse(self.url)
         server = HTTPServer(
             self.web_app, xheaders=True, max_body_size=self.jobs.max_snapshot_bytes + (1 << 20)
@@ -191,6 +201,7 @@ class TzService(Application):
         await stop.wait()
         self.log.info("TZ service stopping; running jobs keep running")
         server.stop()
+        sweeper.cancel()
         await self.jobs.stop()
 
     def start(self) -> None:

@@ -91,6 +91,23 @@ class TzAPIHandler(web.RequestHandler):
         except ValueError as e:
             raise InvalidRequest.field("body", f"invalid JSON: {e.msg} at {e.pos}") from None
 
+    def text_argument(self, name: str, default: str = "") -> str:
+        """A query argument exactly as sent.
+
+        Tornado's ``get_query_argument`` replaces control characters with spaces and strips
+        whitespace, which would quietly turn a hostile name (``a\x00b``) into a different, valid
+        one (``a b``); paths must be refused, not rewritten.
+        """
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return default
+        if len(values) > 1:
+            raise InvalidRequest.field(name, "given more than once")
+        try:
+            return values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest.field(name, "must be UTF-8 text") from None
+
     def int_argument(self, name: str, default: int | None, low: int, high: int) -> int | None:
         raw = self.get_query_argument(name, None)
         if raw is None or raw == "":

@@ -1,0 +1,254 @@
+"""REST handlers of the workspace and its upload sessions (thin: parse, call, answer).
+
+Every path-like input arrives as a query argument or a JSON field and goes straight to
+:class:`TzWorkspace` / :class:`TzUploads`, which confine it to the caller's spaces. Upload parts are
+streamed: the body of ``PUT /uploads/{id}/parts/{n}`` is handed to storage chunk by chunk as it
+arrives, so the service never holds more than one part (S3) or one chunk (local) per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ..errors import InvalidRequest
+from ..service.base import TzAPIHandler
+from .uploads import MAX_PART_SIZE, TzUploads
+from .workspace import MAX_LIMIT, TzWorkspace
+
+READ, WRITE = "custom:tz:workspace:read", "custom:tz:workspace:write"
+UPLOAD_ID = r"(?P<upload_id>[0-9a-f]{32})"
+_CLOSED = object()  # sentinel: the client hung up mid-part
+
+
+class WorkspaceBase(TzAPIHandler):
+    @property
+    def workspace(self) -> TzWorkspace:
+        return self.settings["tz_workspace"]
+
+    @property
+    def uploads(self) -> TzUploads:
+        return self.settings["tz_uploads"]
+
+    def space_and_path(self) -> tuple[str, str]:
+        return self.text_argument("space"), self.text_argument("path")
+
+    def body_fields(self, *names: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+        body = self.get_json_body()
+        if not isinstance(body, dict):
+            raise InvalidRequest.field("body", "must be a JSON object")
+        unknown = sorted(set(body) - set(names) - set(optional))
+        if unknown:
+            raise InvalidRequest.field(unknown[0], "is not a known field")
+        for name in names:
+            if name not in body:
+                raise InvalidRequest.field(name, "is required")
+        return body
+
+
+class SpacesHandler(WorkspaceBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self) -> None:
+        """The spaces the caller may reach: their own, then one per JupyterHub group."""
+        me = self.identity
+        items = [{"space": f"user:{me.name}", "kind": "user", "name": me.name}]
+        items += [{"space": f"team:{g}", "kind": "team", "name": g} for g in sorted(me.groups)]
+        self.write_json({"items": items})
+
+
+class ListHandler(WorkspaceBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self) -> None:
+        space, path = self.space_and_path()
+        page = await self.workspace.list(
+            self.identity, space, path,
+            cursor=self.text_argument("cursor") or None,
+            limit=self.int_argument("limit", 200, 1, MAX_LIMIT) or 200,
+            sort=self.text_argument("sort", "name"),
+            order=self.text_argument("order", "asc"),
+        )  # fmt: skip
+        self.write_json(page)
+
+
+class StatHandler(WorkspaceBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self) -> None:
+        self.write_json(await self.workspace.stat(self.identity, *self.space_and_path()))
+
+
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """A header both old and new browsers read (RFC 6266 ``filename*``), never breakable."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in name)
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+class DownloadHandler(WorkspaceBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self) -> None:
+        """Stream a file's bytes (1 MiB chunks, flushed as they go: no whole file in memory)."""
+        space, path = self.space_and_path()
+        item = await self.workspace.stat(self.identity, space, path)
+        chunks = await self.workspace.open_read(self.identity, space, path)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", content_disposition(posixpath.basename(path)))
+        self.set_header("Content-Length", str(item["size"]))
+        try:
+            async for chunk in chunks:
+                self.write(chunk)
+                await self.flush()
+        except StreamClosedError:
+            return
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        self.finish()
+
+
+class MkdirHandler(WorkspaceBase):
+    required_scopes = {"POST": WRITE}
+
+    async def post(self) -> None:
+        body = self.body_fields("space", "path", optional=("exist_ok",))
+        exist_ok = body.get("exist_ok", False)
+        if not isinstance(exist_ok, bool):
+            raise InvalidRequest.field("exist_ok", "must be true or false")
+        item = await self.workspace.mkdir(self.identity, body["space"], body["path"], exist_ok)
+        self.write_json(item, 201)
+
+
+class TransferHandler(WorkspaceBase):
+    required_scopes = {"POST": WRITE}
+
+    async def post(self, action: str) -> None:
+        """``move`` or ``copy`` ``path`` to ``target`` (optionally into ``target_space``)."""
+        body = self.body_fields("space", "path", "target", optional=("overwrite", "target_space"))
+        overwrite = body.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise InvalidRequest.field("overwrite", "must be true or false")
+        op = self.workspace.move if action == "move" else self.workspace.copy
+        item = await op(self.identity, body["space"], body["path"], body["target"],
+                        overwrite=overwrite, target_space=body.get("target_space"))  # fmt: skip
+        self.write_json(item)
+
+
+class FilesHandler(WorkspaceBase):
+    required_scopes = {"DELETE": WRITE}
+
+    async def delete(self) -> None:
+        """Delete a file or a folder with its contents."""
+        await self.workspace.delete(self.identity, *self.space_and_path())
+        self.set_status(204)
+        self.finish()
+
+
+class UploadsHandler(WorkspaceBase):
+    required_scopes = {"GET": WRITE, "POST": WRITE}
+
+    async def get(self) -> None:
+        """The caller's open upload sessions (to offer resuming them)."""
+        self.write_json({"items": await self.uploads.list_sessions(self.identity)})
+
+    async def post(self) -> None:
+        """Open an upload session; 201 with its part plan."""
+        body = self.body_fields("space", "path", "size", optional=("part_size", "overwrite"))
+        overwrite = body.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise InvalidRequest.field("overwrite", "must be true or false")
+        session = await self.uploads.create(
+            self.identity, body["space"], body["path"], body["size"], body.get("part_size"),
+            overwrite,
+        )  # fmt: skip
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{session['id']}")
+        self.write_json(session, 201)
+
+
+class UploadHandler(WorkspaceBase):
+    required_scopes = {"GET": WRITE, "DELETE": WRITE}
+
+    async def get(self, upload_id: str) -> None:
+        self.write_json(await self.uploads.status(self.identity, upload_id))
+
+    async def delete(self, upload_id: str) -> None:
+        """Abort: drop the session and every part received."""
+        await self.uploads.abort(self.identity, upload_id)
+        self.set_status(204)
+        self.finish()
+
+
+class UploadCompleteHandler(WorkspaceBase):
+    required_scopes = {"POST": WRITE}
+
+    async def post(self, upload_id: str) -> None:
+        self.write_json(await self.uploads.complete(self.identity, upload_id))
+
+
+@web.stream_request_body
+class UploadPartHandler(WorkspaceBase):
+    """``PUT`` one part; the body flows to storage while it arrives."""
+
+    required_scopes = {"PUT": WRITE}
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self.request.connection.set_max_body_size(MAX_PART_SIZE)  # type: ignore[union-attr]
+        try:
+            number = int(self.path_kwargs["number"])
+        except ValueError:
+            raise InvalidRequest.field("number", "must be an integer") from None
+        # A small queue is the back-pressure: a slow store slows the sender, not our memory.
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
+        self.task = asyncio.ensure_future(
+            self.uploads.put_part(self.identity, self.path_kwargs["upload_id"], number, self.body())
+        )
+
+    async def body(self) -> AsyncIterator[bytes]:
+        while (chunk := await self.queue.get()) is not None:
+            if chunk is _CLOSED:
+                raise InvalidRequest.field("data", "the connection closed before the part ended")
+            yield chunk
+
+    async def data_received(self, chunk: bytes) -> None:
+        put = asyncio.ensure_future(self.queue.put(chunk))
+        await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()  # the part was refused already: drain the rest of the body
+
+    def on_connection_close(self) -> None:
+        task = getattr(self, "task", None)
+        if task is not None and not task.done():
+            self.queue.put_nowait(_CLOSED) if not self.queue.full() else task.cancel()
+
+    async def put(self, upload_id: str, number: str) -> None:
+        if not self.task.done():
+            await self.queue.put(None)
+        self.write_json(await self.task)
+
+    def on_finish(self) -> None:
+        task = getattr(self, "task", None)
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # consumed: a refused part is reported, not logged as unretrieved
+
+
+def routes(api: str) -> list[tuple[str, type]]:
+    return [
+        (rf"{api}/workspace/spaces", SpacesHandler),
+        (rf"{api}/workspace/list", ListHandler),
+        (rf"{api}/workspace/stat", StatHandler),
+        (rf"{api}/workspace/download", DownloadHandler),
+        (rf"{api}/workspace/mkdir", MkdirHandler),
+        (rf"{api}/workspace/(?P<action>move|copy)", TransferHandler),
+        (rf"{api}/workspace/files", FilesHandler),
+        (rf"{api}/uploads", UploadsHandler),
+        (rf"{api}/uploads/{UPLOAD_ID}", UploadHandler),
+        (rf"{api}/uploads/{UPLOAD_ID}/complete", UploadCompleteHandler),
+        (rf"{api}/uploads/{UPLOAD_ID}/parts/(?P<number>[0-9]{{1,6}})", UploadPartHandler),
+    ]

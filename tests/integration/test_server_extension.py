@@ -7,6 +7,7 @@ server's own token and streams SSE without buffering.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -131,3 +132,61 @@ def test_another_users_server_is_out_of_reach(platform, alice_browser):
     r = alice_browser.get(tz(platform, "bob", "api/v1/jobs"), timeout=10, allow_redirects=False)
     assert r.status_code in (302, 403, 404, 503)
     assert "items" not in r.text
+
+
+def test_an_upload_in_parts_streams_through_the_users_server(platform, alice_browser):
+    s, xsrf = alice_browser, {"X-XSRFToken": alice_browser.user_xsrf}
+    data = os.urandom(5 * 1024 * 1024 + 77)
+    body = {"space": "user:alice", "path": "via-lab/blob.bin", "size": len(data),
+            "part_size": 5 * 1024 * 1024}  # fmt: skip
+    session = s.post(tz(platform, "alice", "api/v1/uploads"), json=body, headers=xsrf,
+                     timeout=30).json()  # fmt: skip
+    for n, chunk in ((2, data[5 * 1024 * 1024 :]), (1, data[: 5 * 1024 * 1024])):
+        r = s.put(tz(platform, "alice", f"api/v1/uploads/{session['id']}/parts/{n}"),
+                  data=chunk, headers=xsrf, timeout=60)  # fmt: skip
+        assert r.status_code == 200 and r.json()["size"] == len(chunk), r.text
+    r = s.put(tz(platform, "alice", f"api/v1/uploads/{session['id']}/parts/1"), data=b"x",
+              timeout=30)  # fmt: skip
+    assert r.status_code == 403, "a part without the XSRF header must be refused"
+    r = s.post(tz(platform, "alice", f"api/v1/uploads/{session['id']}/complete"), headers=xsrf,
+               timeout=30)  # fmt: skip
+    assert r.status_code == 200 and r.json()["size"] == len(data), r.text
+    r = s.get(tz(platform, "alice", "api/v1/workspace/download"), timeout=30,
+              params={"space": "user:alice", "path": "via-lab/blob.bin"})  # fmt: skip
+    assert r.content == data
+
+
+def test_copy_a_folder_from_the_lab_home_to_the_workspace_and_back(platform, alice_browser):
+    s, xsrf = alice_browser, {"X-XSRFToken": alice_browser.user_xsrf}
+    home = platform.home / "users" / "alice"
+    (home / "notes" / "deep").mkdir(parents=True, exist_ok=True)
+    (home / "notes" / "a.txt").write_text("alpha")
+    (home / "notes" / "deep" / "b.csv").write_text("x,y\n1,2\n")
+    r = s.post(tz(platform, "alice", "workspace/from-lab"), headers=xsrf, timeout=60,
+               json={"lab_path": "notes", "space": "team:vision", "path": "shared-notes"})
+    assert r.json() == {"files": 2, "bytes": 13}, r.text
+    r = s.post(tz(platform, "alice", "workspace/to-lab"), headers=xsrf, timeout=60,
+               json={"space": "team:vision", "path": "shared-notes", "lab_path": "back"})
+    assert r.json() == {"files": 2, "bytes": 13}, r.text
+    assert (home / "back" / "deep" / "b.csv").read_text() == "x,y\n1,2\n"
+    r = s.post(tz(platform, "alice", "workspace/to-lab"), headers=xsrf, timeout=60,
+               json={"space": "team:vision", "path": "shared-notes", "lab_path": "back"})
+    assert r.status_code == 400 and "already exists" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("direction", "body", "status", "starts"),
+    [
+        ("to-lab", {"space": "user:alice", "path": "x", "lab_path": "../bob"}, 400, "lab_path:"),
+        ("from-lab", {"space": "user:alice", "path": "x", "lab_path": "/etc"}, 400, "lab_path:"),
+        ("from-lab", {"space": "user:alice", "path": "x", "lab_path": "nope"}, 400, "lab_path:"),
+        ("from-lab", {"space": "user:bob", "path": "x", "lab_path": "notes"}, 404, "space"),
+        ("to-lab", {"space": "user:alice", "path": "../x", "lab_path": "y"}, 400, "path:"),
+    ],
+)
+def test_lab_copies_refuse_paths_outside_either_side(platform, alice_browser, direction, body,
+                                                     status, starts):  # fmt: skip
+    xsrf = {"X-XSRFToken": alice_browser.user_xsrf}
+    r = alice_browser.post(tz(platform, "alice", f"workspace/{direction}"), json=body,
+                           headers=xsrf, timeout=30)  # fmt: skip
+    assert r.status_code == status and r.json()["message"].startswith(starts), r.text

@@ -3,8 +3,11 @@
 Requests arrive with the browser's cookie (and XSRF token, checked by jupyter-server's
 ``APIHandler``); they leave with this server's own hub token (``JUPYTERHUB_API_TOKEN``), which only
 carries the user's scopes. Responses stream back chunk by chunk, so SSE log streams are not
-buffered. One extra route, ``POST /tz/snapshot``, packs a folder of the Lab root and uploads it, so
-the browser can submit a job without reading files itself. No domain logic, no platform secret.
+buffered; upload parts stream through without being buffered either. Extra routes need the Lab
+root, which only this server can reach: ``POST /tz/snapshot`` packs a folder of it and uploads it
+(so the browser can submit a job without reading files itself), and ``POST /tz/workspace/to-lab``
+and ``/from-lab`` copy between the workspace and the Lab root (:mod:`.labcopy`). No domain
+logic, no platform secret.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from traitlets import Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..snapshot import SnapshotTooLarge, pack_directory
+from . import labcopy
+from .labcopy import LabPathError, ServiceClient, ServiceError, lab_path
 
 FORWARD_REQUEST_HEADERS = ("Content-Type", "Accept", "Last-Event-ID")
 FORWARD_RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "X-Accel-Buffering")
@@ -177,6 +182,88 @@ class ForwardHandler(TzHandler):
     async def delete(self, path: str) -> None:
         await self._forward(path)
 
+    @web.authenticated
+    @authorized
+    async def put(self, path: str) -> None:
+        await self._forward(path)
+
+
+MAX_PART_BYTES = 5 * 1024**3  # S3's largest part; the service checks each part's exact size
+
+
+@web.stream_request_body
+class PartForwardHandler(TzHandler):
+    """``PUT /tz/api/v1/uploads/<id>/parts/<n>``: the body flows on to the service as it arrives.
+
+    A browser sends parts of 16 MiB or more; buffering them here would hold them in this server's
+    memory (and jupyter-server's body limit would apply), so chunks are relayed with back-pressure.
+    """
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        # Stream handlers run before the verb method, so check what @authenticated/@authorized do.
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required")
+        if not self.authorizer.is_authorized(self, self.current_user, "write", self.auth_resource):
+            raise web.HTTPError(403, "not authorized to use the TZ API")
+        self.request.connection.set_max_body_size(MAX_PART_BYTES)  # type: ignore[union-attr]
+        length = self.request.headers.get("Content-Length")
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+        self.upstream = asyncio.ensure_future(self.relay(length))
+
+    async def relay(self, length: str | None) -> httpclient.HTTPResponse | None:
+        fw = self.forwarder
+        if not fw.service_url or not fw.token or length is None:
+            return None
+
+        async def producer(write: Any) -> None:
+            while (chunk := await self.queue.get()) is not None:
+                await write(chunk)
+
+        request = httpclient.HTTPRequest(
+            url_path_join(fw.service_url, "api/v1", self.path_args[0]),
+            method="PUT",
+            headers={
+                "Authorization": f"token {fw.token}",
+                "Content-Length": length,
+                "Content-Type": "application/octet-stream",
+            },  # fmt: skip
+            body_producer=producer,
+            request_timeout=fw.stream_timeout,
+            connect_timeout=10,
+        )
+        return await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+
+    async def data_received(self, chunk: bytes) -> None:
+        put = asyncio.ensure_future(self.queue.put(chunk))
+        await asyncio.wait({put, self.upstream}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()  # the service answered early (a refusal): drop the rest
+
+    def on_connection_close(self) -> None:
+        upstream = getattr(self, "upstream", None)
+        if upstream is not None and not upstream.done():
+            upstream.cancel()  # the browser hung up: hang up on the service too
+
+    async def put(self, path: str) -> None:
+        if self.request.headers.get("Content-Length") is None:
+            self.tz_error(411, "Content-Length: required for upload parts", "InvalidField")
+            return
+        if not self.upstream.done():
+            await self.queue.put(None)
+        try:
+            response = await self.upstream
+        except (OSError, httpclient.HTTPError) as e:
+            self.log.warning("TZ service unreachable at %s: %s", self.forwarder.service_url, e)
+            response = None
+        if response is None:
+            self.tz_error(502, "the TZ service is unreachable; try again shortly",
+                          "ServiceUnavailable")  # fmt: skip
+            return
+        self.set_status(response.code)
+        self.set_header("Content-Type", response.headers.get("Content-Type", "application/json"))
+        self.finish(response.body or b"")
+
 
 class SnapshotHandler(TzHandler):
     """``POST /tz/snapshot {"path": "dir"}``: pack a folder of the Lab root, upload it."""
@@ -195,10 +282,10 @@ class SnapshotHandler(TzHandler):
                 400, "path: must be a folder path relative to the Lab root", "InvalidField"
             )
             return
-        root = os.path.realpath(self.settings["server_root_dir"])
-        folder = os.path.realpath(os.path.join(root, rel.lstrip("/")))
-        if os.path.isabs(rel) or not (folder == root or folder.startswith(root + os.sep)):
-            self.tz_error(400, "path: must stay inside your Lab root folder", "InvalidField")
+        try:
+            folder = lab_path(self.settings["server_root_dir"], rel, "path")
+        except LabPathError as e:
+            self.tz_error(400, str(e), "InvalidField")
             return
         if not os.path.isdir(folder):
             self.tz_error(400, f"path: {rel or '.'} is not a folder", "InvalidField")
@@ -211,13 +298,60 @@ class SnapshotHandler(TzHandler):
         await self.forward("api/v1/snapshots", "POST", data, {"Content-Type": "application/gzip"})
 
 
+class LabCopyHandler(TzHandler):
+    """``POST /tz/workspace/to-lab`` and ``/from-lab``: see :mod:`.labcopy`."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, direction: str) -> None:
+        fw = self.forwarder
+        if not fw.service_url or not fw.token:
+            self.tz_error(503, "the TZ service is not configured for this server", "NotConfigured")
+            return
+        try:
+            body: Any = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.tz_error(400, "body: must be a JSON object", "InvalidField")
+            return
+        overwrite = body.get("overwrite", False)
+        client = ServiceClient(fw.service_url, fw.token)
+        try:
+            if not isinstance(overwrite, bool):
+                raise LabPathError("overwrite: must be true or false")
+            local = lab_path(self.settings["server_root_dir"], body.get("lab_path"))
+            space, path = body.get("space"), body.get("path")
+            if direction == "to-lab":
+                result = await labcopy.to_lab(client, space, path, local, overwrite)
+            else:
+                result = await labcopy.from_lab(client, local, space, path, overwrite)
+        except LabPathError as e:
+            self.tz_error(400, str(e), "InvalidField")
+            return
+        except ServiceError as e:
+            self.set_status(e.code)
+            self.set_header("Content-Type", "application/json")
+            self.finish(e.body)
+            return
+        except (OSError, httpclient.HTTPError) as e:
+            self.log.warning("copy %s failed: %s", direction, e)
+            self.tz_error(502, f"the copy failed: {e.__class__.__name__}; try again",
+                          "CopyFailed")  # fmt: skip
+            return
+        self.finish(json.dumps(result))
+
+
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app = serverapp.web_app
     base = web_app.settings["base_url"]
     web_app.settings["tz_forwarder"] = TzForwarder(parent=serverapp)
     web_app.add_handlers(".*$", [
+        (url_path_join(base, r"tz/api/v1/(uploads/[0-9a-f]{32}/parts/[0-9]{1,6})"),
+         PartForwardHandler),
         (url_path_join(base, r"tz/api/v1/(.*)"), ForwardHandler),
         (url_path_join(base, r"tz/snapshot"), SnapshotHandler),
+        (url_path_join(base, r"tz/workspace/(to-lab|from-lab)"), LabCopyHandler),
     ])  # fmt: skip
     serverapp.log.info(
         "training_zoo: forwarding /tz/api/v1 to %s",

@@ -184,6 +184,30 @@ def test_other_users_spaces_answer_404_and_teams_are_shared(api):
     assert download(alice, ME, "private.txt") == b"mine"
 
 
+def test_previews_and_thumbnails_of_workspace_files(api):
+    from io import BytesIO
+
+    from PIL import Image
+
+    alice = api("alice")
+    png = BytesIO()
+    Image.new("RGB", (640, 320), (200, 30, 30)).save(png, "PNG")
+    upload(alice, ME, "look/red.png", png.getvalue())
+    upload(alice, ME, "look/t.csv", b"name,note\n<b>x</b>,<script>1</script>\n")
+    r = alice.get("/workspace/preview" + q(space=ME, path="look/red.png"))
+    assert r.json() == {"kind": "image", "width": 640, "height": 320, "format": "PNG"}
+    r = alice.get("/workspace/preview" + q(space=ME, path="look/t.csv"))
+    assert r.json()["rows"] == [["<b>x</b>", "<script>1</script>"]], "cells are data, verbatim"
+    r = alice.get("/workspace/thumbnail" + q(space=ME, path="look/red.png", size="64"))
+    assert r.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(BytesIO(r.content)).size == (64, 32)
+    r = alice.get("/workspace/thumbnail" + q(space=ME, path="look/t.csv"))
+    assert r.status_code == 400 and "t.csv" in r.json()["message"]
+    r = alice.get("/workspace/thumbnail" + q(space=ME, path="look/red.png", size="4096"))
+    assert r.status_code == 400 and r.json()["errors"] == {"size": "must be between 32 and 512"}
+    assert api("bob").get("/workspace/preview" + q(space=ME, path="look/t.csv")).status_code == 404
+
+
 def hostile_requests(payload: object) -> list[tuple[str, str, dict]]:
     """Every path-like parameter of the workspace API, carrying ``payload``."""
     p = payload if isinstance(payload, str) else str(payload)
@@ -191,6 +215,8 @@ def hostile_requests(payload: object) -> list[tuple[str, str, dict]]:
         ("GET", "/workspace/list" + q(space=ME, path=p), {}),
         ("GET", "/workspace/stat" + q(space=ME, path=p), {}),
         ("GET", "/workspace/download" + q(space=ME, path=p), {}),
+        ("GET", "/workspace/preview" + q(space=ME, path=p), {}),
+        ("GET", "/workspace/thumbnail" + q(space=ME, path=p), {}),
         ("DELETE", "/workspace/files" + q(space=ME, path=p), {}),
         ("POST", "/workspace/mkdir", {"json": {"space": ME, "path": payload}}),
         (

@@ -32,10 +32,10 @@ import posixpath
 import shutil
 import stat as stat_mod
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
@@ -469,6 +469,25 @@ class TzWorkspace(LoggingConfigurable):
         except FileNotFoundError:
             raise NotFound("file not found", reason="PathNotFound") from None
         return self._s3_chunks(resp["Body"], chunk_size)
+
+    async def source(
+        self, user: Identity, space: str, path: str
+    ) -> tuple[dict, str, Callable[[], IO[bytes]]]:
+        """A file's item, its storage key and a blocking opener (for previews and thumbnails).
+
+        Raises
+        ------
+        NotFound
+            When no file is at ``path``.
+        InvalidRequest
+            When ``path`` is a folder.
+        """
+        key = workspace_key(user, space, path)
+        item = await self.stat(user, space, path)
+        if item["type"] != "file":
+            raise InvalidRequest.field("path", "is a folder, not a file")
+        fs, full = self.storage.fs, self.storage.path(key)
+        return item, key, lambda: fs.open(full, "rb")
 
     async def _local_chunks(self, path: Path, chunk_size: int) -> AsyncIterator[bytes]:
         f = await asyncio.to_thread(open, path, "rb")

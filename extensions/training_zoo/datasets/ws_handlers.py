@@ -19,6 +19,7 @@ from tornado.iostream import StreamClosedError
 
 from ..errors import InvalidRequest
 from ..service.base import TzAPIHandler
+from .previews import THUMBNAIL_MAX, THUMBNAIL_MIN, TzPreviews
 from .uploads import MAX_PART_SIZE, TzUploads
 from .workspace import MAX_LIMIT, TzWorkspace
 
@@ -111,6 +112,35 @@ class DownloadHandler(WorkspaceBase):
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
         self.finish()
+
+
+class PreviewHandler(WorkspaceBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self) -> None:
+        """What the file holds: image size, table head, text or JSON (see ``previews``)."""
+        space, path = self.space_and_path()
+        item, _, open_fn = await self.workspace.source(self.identity, space, path)
+        previews: TzPreviews = self.settings["tz_previews"]
+        self.write_json(await asyncio.to_thread(previews.preview, path, open_fn, item["size"]))
+
+
+class ThumbnailHandler(WorkspaceBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self) -> None:
+        """A JPEG thumbnail (made once per file version and size, then served from the cache)."""
+        space, path = self.space_and_path()
+        size = self.int_argument("size", 256, THUMBNAIL_MIN, THUMBNAIL_MAX) or 256
+        item, key, open_fn = await self.workspace.source(self.identity, space, path)
+        previews: TzPreviews = self.settings["tz_previews"]
+        tag = f"{item['size']}:{item['modified']}"
+        jpeg = await asyncio.to_thread(previews.thumbnail_cached, key, tag, open_fn, size,
+                                       name=posixpath.basename(path))  # fmt: skip
+        self.set_header("Content-Type", "image/jpeg")
+        # Private: the URL names a user's file; the tag changes when the file does.
+        self.set_header("Cache-Control", "private, max-age=300")
+        self.finish(jpeg)
 
 
 class MkdirHandler(WorkspaceBase):
@@ -244,6 +274,8 @@ def routes(api: str) -> list[tuple[str, type]]:
         (rf"{api}/workspace/list", ListHandler),
         (rf"{api}/workspace/stat", StatHandler),
         (rf"{api}/workspace/download", DownloadHandler),
+        (rf"{api}/workspace/preview", PreviewHandler),
+        (rf"{api}/workspace/thumbnail", ThumbnailHandler),
         (rf"{api}/workspace/mkdir", MkdirHandler),
         (rf"{api}/workspace/(?P<action>move|copy)", TransferHandler),
         (rf"{api}/workspace/files", FilesHandler),

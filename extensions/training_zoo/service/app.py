@@ -25,6 +25,7 @@ from traitlets.config import Application
 
 from .._version import __version__
 from ..datasets import ws_handlers
+from ..datasets.previews import TzPreviews
 from ..datasets.uploads import TzUploads
 from ..datasets.workspace import TzWorkspace
 from ..db.orm import Job
@@ -64,7 +65,7 @@ class TzService(Application):
     version = __version__
     description = "Training Zoo service: REST API v1 for jobs, the workspace and datasets."
     classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage,
-               TzWorkspace, TzUploads]  # fmt: skip
+               TzWorkspace, TzUploads, TzPreviews]  # fmt: skip
 
     config_file = Unicode(
         "tz_config.py",
@@ -125,6 +126,7 @@ class TzService(Application):
         self.jobs = TzJobManager(parent=self, storage=self.storage, session_factory=self.sessions)
         self.workspace = TzWorkspace(parent=self, storage=self.storage)
         self.uploads = TzUploads(parent=self, workspace=self.workspace)
+        self.previews = TzPreviews(parent=self, storage=self.storage)
         self.hub_auth = HubAuth(parent=self, cache_max_age=self.hub_api_cache_seconds)
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.sessions))
@@ -178,6 +180,7 @@ class TzService(Application):
             tz_jobs=self.jobs,
             tz_workspace=getattr(self, "workspace", None),
             tz_uploads=getattr(self, "uploads", None),
+            tz_previews=getattr(self, "previews", None),
             tz_registry=self.registry,
             log=self.log,
             log_function=self.log_request,

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -62,3 +72,76 @@ class JobEvent(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
 
     job: Mapped[Job] = relationship(back_populates="events")
+
+
+class Dataset(Base):
+    """A dataset: its metadata, its draft's counters, and the counter that numbers its versions."""
+
+    __tablename__ = "tz_datasets"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_tz_datasets_owner_name"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    description: Mapped[str] = mapped_column(Text, default="")
+    team: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    visibility: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(32))
+    labels: Mapped[list] = mapped_column(JSON, default=list)
+    # Bumped by every change to the draft (files, annotations); copied onto a published version.
+    draft_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The last version number handed out. Publishing increments it in place (an atomic UPDATE on
+    # this one row), which both numbers the version and serialises publishers of this dataset.
+    version_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    updated: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DatasetFile(Base):
+    """One file of a dataset's draft, with its annotations and a revision for optimistic locking."""
+
+    __tablename__ = "tz_dataset_files"
+    # Keys are up to 1024 bytes: too long for a MySQL unique index (3072 bytes in utf8mb4), so
+    # uniqueness is on the key's sha256.
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "key_hash", name="uq_tz_dataset_files_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("tz_datasets.id", ondelete="CASCADE"), index=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    usage: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    annotations: Mapped[dict] = mapped_column(JSON, default=dict)
+    labeled: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(255))
+    updated: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DatasetVersion(Base):
+    """An immutable published version; its manifest is in storage and its sha256 is here."""
+
+    __tablename__ = "tz_dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "number", name="uq_tz_dataset_versions_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("tz_datasets.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    draft_revision: Mapped[int] = mapped_column(Integer)
+    stats: Mapped[dict] = mapped_column(JSON)

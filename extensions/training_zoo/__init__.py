@@ -4,6 +4,12 @@ This module holds the entry points only, and imports lazily so that ``import tra
 training process stays cheap:
 
 - ``Client``: the REST client (SDK) used by magics, widgets and the ``tz`` CLI;
+- ``connect(url=None, token=None)``: set the client that the facades below use;
+- ``workspace``: :mod:`training_zoo.sdk_workspace` (``tz.workspace.ls/mkdir/mv/cp/rm/upload/
+  download``);
+- ``datasets``: the package :mod:`training_zoo.datasets`, whose missing attributes resolve to
+  :mod:`training_zoo.sdk_datasets` (``tz.datasets.list/create/upload/publish/versions/open/diff/
+  export``), see :func:`_datasets_package`;
 - ``log_metrics``: record scalars from inside a job;
 - ``load_ipython_extension``: ``%load_ext training_zoo``;
 - ``_jupyter_server_extension_points`` / ``_jupyter_labextension_paths``: Jupyter discovery hooks.
@@ -11,11 +17,13 @@ training process stays cheap:
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Any
 
 from ._version import __version__
 
-__all__ = ["Client", "__version__", "log_metrics"]
+__all__ = ["Client", "__version__", "connect", "datasets", "log_metrics", "workspace"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,11 +31,64 @@ def __getattr__(name: str) -> Any:
         from .client import Client
 
         return Client
+    if name == "connect":
+        return connect
     if name == "log_metrics":
         from .runtime import log_metrics
 
         return log_metrics
+    if name == "workspace":
+        # No clash: the service's workspace code is training_zoo.datasets.workspace.
+        return importlib.import_module(".sdk_workspace", __name__)
+    if name == "datasets":
+        return _datasets_package()
     raise AttributeError(name)
+
+
+def _datasets_package() -> ModuleType:
+    """``training_zoo.datasets`` (the service's package), with the SDK names reachable on it.
+
+    ``tz.datasets`` has to be that package: Python binds a subpackage as an attribute of its
+    parent on import, whatever the parent says. So the SDK facade (:mod:`.sdk_datasets`) is
+    reached through the package's module ``__getattr__``, which Python consults only for names
+    the package lacks: ``tz.datasets.list()`` goes to the SDK, a name the package defines (such
+    as its stdlib-only ``open()`` for training jobs) stays the package's, and builtins inside the
+    package's own code are untouched. The package may define that hook itself (forwarding to
+    :func:`training_zoo.sdk_datasets.forward`); when it does not, it is added here on first use
+    of ``tz.datasets``.
+    """
+    package = importlib.import_module(".datasets", __name__)
+    if "__getattr__" not in vars(package):
+
+        def __getattr__(name: str) -> Any:  # noqa: N807 - PEP 562 module hook
+            from .sdk_datasets import forward
+
+            return forward(name)
+
+        package.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    return package
+
+
+def connect(url: str | None = None, token: str | None = None, **kwargs: Any) -> Any:
+    """Point ``tz.workspace`` and ``tz.datasets`` at a hub (default: from the environment).
+
+    Parameters
+    ----------
+    url, token : str, optional
+        As for :class:`~training_zoo.client.Client`.
+    **kwargs
+        Other ``Client`` options (``timeout``...).
+
+    Returns
+    -------
+    Client
+        The client now in use.
+    """
+    from .client import Client, set_default_client
+
+    client = Client(url, token, **kwargs)
+    set_default_client(client)
+    return client
 
 
 def load_ipython_extension(ipython: Any) -> None:

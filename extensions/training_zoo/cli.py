@@ -20,6 +20,8 @@ Usage::
     tz status JOB [--json]
     tz cancel JOB
     tz clone JOB [--name NAME]
+    tz datasets list|create|show|add|publish|versions|diff|export ...
+    tz ws ls|mkdir|mv|cp|rm|upload|download ...
 
 ``tz train`` options go before SCRIPT; everything after SCRIPT is passed to the script unchanged,
 as with ``torchrun``. It prints the new job's id on stdout (``JOB=$(tz train x.py)`` works);
@@ -36,6 +38,10 @@ Exit codes
 
 Errors are printed as ``tz: error: <message>`` on stderr, never as a traceback.
 
+``tz ws upload`` and ``tz datasets add`` show a progress bar on stderr. Interrupting them (Ctrl-C,
+a killed terminal, a dropped connection) leaves the upload session open on the service: running
+the same command again sends only the parts that had not arrived.
+
 Adding a subcommand
 -------------------
 Build a :class:`Subcommand` (name, help, ``configure(parser)``, ``run(args) -> exit code``) and pass
@@ -50,11 +56,14 @@ import argparse
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from .client import Client, TzClientError
+from .client import Client, TransferProgress, TzClientError
 
 __all__ = [
     "EXIT_API_ERROR",
@@ -62,11 +71,14 @@ __all__ = [
     "EXIT_JOB_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "DATASET_COLUMNS",
     "JOB_COLUMNS",
+    "ProgressBar",
     "Subcommand",
     "format_table",
     "int_at_least",
     "job_rows",
+    "rows_of",
     "main",
     "make_client",
     "parse_env",
@@ -185,7 +197,7 @@ def _cell(job: Mapping[str, Any], key: str) -> str:
     value = job.get(key)
     if value is None:
         return ""
-    if key in ("created", "started", "finished") and isinstance(value, str):
+    if key in ("created", "started", "finished", "updated", "modified") and isinstance(value, str):
         # 2026-01-02T03:04:05.678Z -> 2026-01-02 03:04:05: seconds are enough in a table.
         return value.replace("T", " ").rstrip("Z").split(".")[0]
     return str(value)
@@ -208,6 +220,56 @@ def job_rows(
     list of list of str
     """
     return [[_cell(job, key) for _, key in columns] for job in jobs]
+
+
+#: (header, field) pairs of dataset tables (``tz datasets list``, ``%tz_datasets``).
+DATASET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("NAME", "name"),
+    ("OWNER", "owner"),
+    ("TYPE", "type"),
+    ("VISIBILITY", "visibility"),
+    ("FILES", "draft.files"),
+    ("LATEST", "latest_version"),
+    ("VERSIONS", "versions"),
+)
+#: (header, field) pairs of dataset version tables.
+VERSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("VERSION", "version"),
+    ("FILES", "files"),
+    ("BYTES", "bytes"),
+    ("CREATED", "created"),
+    ("BY", "created_by"),
+    ("NOTE", "note"),
+)
+
+
+def rows_of(
+    items: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]
+) -> list[list[str]]:
+    """Table cells for API objects; a field ``a.b`` reads ``item["a"]["b"]``.
+
+    Parameters
+    ----------
+    items : sequence of dict
+        Objects from the API.
+    columns : sequence of (header, field)
+        Which fields, in order.
+
+    Returns
+    -------
+    list of list of str
+    """
+    rows = []
+    for item in items:
+        row = []
+        for _, key in columns:
+            value: Any = item
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            leaf = key.rsplit(".", 1)[-1]
+            row.append(_cell({leaf: value}, leaf))
+        rows.append(row)
+    return rows
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -587,6 +649,528 @@ def _run_k8s_render(args: argparse.Namespace) -> int:
     return run(args)
 
 
+# -- progress bar (tz ws upload/download, tz datasets add) -----------------------------------
+
+MB = 1_000_000
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:.1f}"
+
+
+class ProgressBar:
+    """A plain-text progress bar for transfers, drawn on a stream (stderr).
+
+    On a terminal it redraws one line (``\\r``) at most ``refresh`` times a second; elsewhere (a
+    log, a pipe) it prints a full line every ``log_every`` seconds. It says once when an upload
+    resumes, and :meth:`finish` prints the summary: bytes sent, bytes resumed and the rate.
+
+    Parameters
+    ----------
+    stream : file
+        Where to draw (default ``sys.stderr``).
+    verb : str
+        ``upload`` or ``download``, for the summary line.
+    width : int
+        Characters of the bar itself.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        verb: str = "upload",
+        width: int = 30,
+        refresh: float = 0.1,
+        log_every: float = 2.0,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.verb = verb
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = refresh if self.tty else log_every
+        self.state = TransferProgress()
+        self._start = time.monotonic()
+        self._last_draw = 0.0
+        self._said_resume = False
+        self._lock = threading.Lock()
+
+    def __call__(self, state: TransferProgress) -> None:
+        with self._lock:
+            self.state = state
+            if state.parts_resumed and not self._said_resume:
+                self._said_resume = True
+                self._line(
+                    f"resuming: {state.parts_resumed} part(s), {_mb(state.resumed)} MB already "
+                    "uploaded are not sent again"
+                )
+            now = time.monotonic()
+            if now - self._last_draw >= self.interval:
+                self._last_draw = now
+                self._draw()
+
+    def _rate(self) -> float:
+        elapsed = max(time.monotonic() - self._start, 1e-6)
+        return (self.state.done - self.state.resumed) / MB / elapsed
+
+    def render(self) -> str:
+        """The bar as one line, e.g. ``[#####-----]  50%  20.0/40.0 MB  12.5 MB/s``."""
+        st = self.state
+        fraction = st.done / st.total if st.total else 1.0
+        filled = int(self.width * min(max(fraction, 0.0), 1.0))
+        line = (
+            f"[{'#' * filled}{'-' * (self.width - filled)}] {fraction:4.0%}  "
+            f"{_mb(st.done)}/{_mb(st.total)} MB  {self._rate():.1f} MB/s"
+        )
+        if st.files_total > 1:
+            line += f"  files {st.files_done}/{st.files_total}"
+        return line
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            text = "\r\x1b[K" + text
+        print(text, file=self.stream, flush=True)
+
+    def _draw(self) -> None:
+        if self.tty:
+            print("\r\x1b[K" + self.render(), end="", file=self.stream, flush=True)
+        else:
+            print(self.render(), file=self.stream, flush=True)
+
+    def finish(self, what: str) -> None:
+        """Draw the final state and a summary line naming ``what`` was transferred."""
+        with self._lock:
+            self._draw()
+            if self.tty:
+                print(file=self.stream)
+            st = self.state
+            sent = st.done - st.resumed
+            summary = (
+                f"{self.verb}ed {what}: {_mb(st.done)} MB, {_mb(sent)} MB sent at "
+                f"{self._rate():.1f} MB/s"
+            )
+            if st.resumed:
+                summary += f", {_mb(st.resumed)} MB resumed ({st.parts_resumed} part(s))"
+            if st.skipped:
+                summary += f", {st.skipped} file(s) already there"
+            print(summary, file=self.stream, flush=True)
+
+    def interrupted(self, hint: str) -> None:
+        """Say what was done before an interruption and how to go on."""
+        with self._lock:
+            if self.tty:
+                print(file=self.stream)
+            print(
+                f"interrupted after {_mb(self.state.done)} of {_mb(self.state.total)} MB; {hint}",
+                file=self.stream,
+                flush=True,
+            )
+
+
+def _progress(args: argparse.Namespace, verb: str) -> ProgressBar | None:
+    return None if args.quiet else ProgressBar(verb=verb)
+
+
+# -- tz ws -----------------------------------------------------------------------------------
+
+
+def _space_of(client: Client, args: argparse.Namespace) -> str:
+    from .sdk_workspace import own_space
+
+    return own_space(client, args.space)
+
+
+def _add_space(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--space", help="user:<name> or team:<group> (default: your own space, user:<you>)"
+    )
+
+
+def _size_cell(item: Mapping[str, Any]) -> str:
+    return "" if item.get("size") is None else str(item["size"])
+
+
+def _configure_ws(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="ws_command", metavar="ACTION", required=True)
+
+    ls = sub.add_parser("ls", help="list a folder", allow_abbrev=False)
+    ls.add_argument("path", nargs="?", default="", help="folder (default: the space's root)")
+    _add_space(ls)
+    ls.add_argument("--sort", choices=("name", "size", "modified"), default="name")
+    ls.add_argument("--order", choices=("asc", "desc"), default="asc")
+    ls.add_argument("-l", "--long", action="store_true", help="show type, size and time")
+    ls.add_argument("--json", action="store_true", help="one JSON item per line")
+    ls.set_defaults(ws_run=_run_ws_ls)
+
+    mkdir = sub.add_parser("mkdir", help="create a folder (and its parents)", allow_abbrev=False)
+    mkdir.add_argument("path")
+    _add_space(mkdir)
+    mkdir.add_argument("-p", "--parents", action="store_true", help="no error if it exists")
+    mkdir.set_defaults(ws_run=_run_ws_mkdir)
+
+    for name, verb in (("mv", "move or rename"), ("cp", "copy")):
+        t = sub.add_parser(name, help=f"{verb} a file or folder", allow_abbrev=False)
+        t.add_argument("path")
+        t.add_argument("target")
+        _add_space(t)
+        t.add_argument("--overwrite", action="store_true", help="replace an existing target")
+        t.set_defaults(ws_run=_run_ws_transfer, ws_action=name)
+
+    rm = sub.add_parser("rm", help="delete a file (a folder needs -r)", allow_abbrev=False)
+    rm.add_argument("path")
+    _add_space(rm)
+    rm.add_argument("-r", "--recursive", action="store_true", help="delete a folder and all in it")
+    rm.set_defaults(ws_run=_run_ws_rm)
+
+    up = sub.add_parser(
+        "upload",
+        help="upload a file or folder (resumable)",
+        description="Upload in parts with a progress bar. Interrupted? Run the same command "
+        "again: only the parts (and files) that did not arrive are sent.",
+        allow_abbrev=False,
+    )
+    up.add_argument("local", help="local file or folder")
+    up.add_argument("path", nargs="?", default="", help="target path (default: the local name)")
+    _add_space(up)
+    up.add_argument("--parallel", type=int_at_least(1), default=4, metavar="N",
+                    help="parts in flight at once (default 4)")  # fmt: skip
+    up.add_argument("--part-size", type=int_at_least(5), metavar="MiB",
+                    help="part size in MiB (default: the service's, 16)")  # fmt: skip
+    up.add_argument("--overwrite", action="store_true", help="replace existing files")
+    up.add_argument("--no-resume", dest="resume", action="store_false",
+                    help="start again instead of resuming an interrupted upload")  # fmt: skip
+    up.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    up.set_defaults(ws_run=_run_ws_upload)
+
+    down = sub.add_parser("download", help="download a file or folder", allow_abbrev=False)
+    down.add_argument("path")
+    down.add_argument("dest", nargs="?", default=".", help="local folder or name (default .)")
+    _add_space(down)
+    down.add_argument("--parallel", type=int_at_least(1), default=4, metavar="N",
+                      help="files of a folder at once (default 4)")  # fmt: skip
+    down.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    down.set_defaults(ws_run=_run_ws_download)
+
+
+def _run_ws(args: argparse.Namespace) -> int:
+    return args.ws_run(args)
+
+
+def _run_ws_ls(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    items = client.ws_list(_space_of(client, args), args.path, sort=args.sort, order=args.order)
+    if args.json:
+        for item in items:
+            print(json.dumps(item, sort_keys=True))
+        return EXIT_OK
+    if not args.long:
+        for item in items:
+            print(item["name"] + ("/" if item.get("type") == "folder" else ""))
+        return EXIT_OK
+    rows = [
+        [item.get("type", ""), _size_cell(item), _cell(item, "modified"),
+         item["name"] + ("/" if item.get("type") == "folder" else "")]
+        for item in items
+    ]  # fmt: skip
+    if rows:
+        print(format_table(["TYPE", "SIZE", "MODIFIED", "NAME"], rows))
+    return EXIT_OK
+
+
+def _run_ws_mkdir(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    item = client.ws_mkdir(_space_of(client, args), args.path, exist_ok=args.parents)
+    print(item.get("path", args.path))
+    return EXIT_OK
+
+
+def _run_ws_transfer(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    op = client.ws_move if args.ws_action == "mv" else client.ws_copy
+    item = op(_space_of(client, args), args.path, args.target, overwrite=args.overwrite)
+    print(item.get("path", args.target))
+    return EXIT_OK
+
+
+def _run_ws_rm(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    space = _space_of(client, args)
+    if not args.recursive and client.ws_stat(space, args.path).get("type") == "folder":
+        raise ValueError(
+            f"{args.path!r} is a folder; use tz ws rm -r to delete it with its contents"
+        )
+    client.ws_delete(space, args.path)
+    return EXIT_OK
+
+
+def _run_ws_upload(args: argparse.Namespace) -> int:
+    local = Path(args.local)
+    if not local.exists():
+        raise ValueError(f"local: {args.local!r} does not exist")
+    client = make_client(args)
+    space = _space_of(client, args)
+    bar = _progress(args, "upload")
+    try:
+        result = client.ws_upload(
+            local, space, args.path, progress=bar, parallel=args.parallel, resume=args.resume,
+            overwrite=args.overwrite,
+            part_size=args.part_size * (1 << 20) if args.part_size else None,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.interrupted("run the same command again to resume")
+        else:
+            _err("interrupted; run the same command again to resume")
+        return EXIT_INTERRUPTED
+    items = result if isinstance(result, list) else [result]
+    target = args.path or local.name
+    if bar is not None:
+        bar.finish(f"{space}/{target}")
+    if not isinstance(result, list):
+        print(result.get("path", target))
+    else:
+        print(f"{target} ({len(items)} file(s) sent)")
+    return EXIT_OK
+
+
+def _run_ws_download(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    space = _space_of(client, args)
+    bar = _progress(args, "download")
+    try:
+        path = client.ws_download(space, args.path, args.dest, progress=bar, parallel=args.parallel)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.interrupted("partial files were removed; run the command again")
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.finish(f"{space}/{args.path}")
+    print(path)
+    return EXIT_OK
+
+
+# -- tz datasets -----------------------------------------------------------------------------
+
+_DATASET_TYPES = ("image_classification", "object_detection", "text", "tabular", "generic")
+_EXPORT_FORMATS = ("coco", "imagenet", "manifest")
+
+
+def _configure_datasets(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="ds_command", metavar="ACTION", required=True)
+
+    ls = sub.add_parser("list", help="datasets you may read", allow_abbrev=False)
+    ls.add_argument("q", nargs="?", help="search text")
+    ls.add_argument("--type", choices=_DATASET_TYPES)
+    ls.add_argument("--owner")
+    ls.add_argument("--visibility", choices=("private", "team", "public"))
+    ls.add_argument("--json", action="store_true", help="print the datasets as JSON")
+    ls.set_defaults(ds_run=_run_ds_list)
+
+    create = sub.add_parser("create", help="create a dataset", allow_abbrev=False)
+    create.add_argument("name", help="[a-z0-9][a-z0-9_-]{0,62}")
+    create.add_argument("--type", choices=_DATASET_TYPES, default="generic")
+    create.add_argument("--description", default="")
+    create.add_argument("--visibility", choices=("private", "team", "public"), default="private")
+    create.add_argument("--team", help="the team (JupyterHub group) of a team dataset")
+    create.add_argument("--labels", default="", help="label set, comma separated")
+    create.set_defaults(ds_run=_run_ds_create)
+
+    show = sub.add_parser("show", help="one dataset with its versions", allow_abbrev=False)
+    show.add_argument("ref", help="[owner/]name (or ds-<id>)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(ds_run=_run_ds_show)
+
+    add = sub.add_parser(
+        "add",
+        help="add files to the draft: local (uploaded), from the workspace, or s3://",
+        description="SOURCE is a local file or folder (uploaded to your workspace under "
+        "dataset-uploads/<name>/ first, resumably), a workspace path with --workspace, or an "
+        "s3:// prefix in the platform's store (referenced, not copied).",
+        allow_abbrev=False,
+    )
+    add.add_argument("ref")
+    add.add_argument("source")
+    add.add_argument("--workspace", action="store_true", help="SOURCE is a workspace path")
+    _add_space(add)
+    add.add_argument("--prefix", help="folder inside the dataset")
+    add.add_argument("--parallel", type=int_at_least(1), default=4, metavar="N")
+    add.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add.set_defaults(ds_run=_run_ds_add)
+
+    publish = sub.add_parser("publish", help="freeze the draft as a new version",
+                             allow_abbrev=False)  # fmt: skip
+    publish.add_argument("ref")
+    publish.add_argument("--note")
+    publish.set_defaults(ds_run=_run_ds_publish)
+
+    versions = sub.add_parser("versions", help="published versions", allow_abbrev=False)
+    versions.add_argument("ref")
+    versions.set_defaults(ds_run=_run_ds_versions)
+
+    diff = sub.add_parser("diff", help="what changed between two versions", allow_abbrev=False)
+    diff.add_argument("ref")
+    diff.add_argument("version", help="e.g. V002")
+    diff.add_argument("against", help="e.g. V001")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(ds_run=_run_ds_diff)
+
+    export = sub.add_parser("export", help="write a version into the workspace",
+                            allow_abbrev=False)  # fmt: skip
+    export.add_argument("ref", help="[owner/]name[:Vnnn] (no version: the draft)")
+    export.add_argument("path", help="workspace path to write")
+    export.add_argument("--format", choices=_EXPORT_FORMATS, default="manifest")
+    _add_space(export)
+    export.set_defaults(ds_run=_run_ds_export)
+
+
+def _run_datasets(args: argparse.Namespace) -> int:
+    return args.ds_run(args)
+
+
+def _run_ds_list(args: argparse.Namespace) -> int:
+    items = make_client(args).list_datasets(
+        args.q, type=args.type, owner=args.owner, visibility=args.visibility
+    )
+    if args.json:
+        print(json.dumps(items, indent=2, sort_keys=True))
+    elif not items:
+        print("no datasets", file=sys.stderr)
+    else:
+        print(format_table([h for h, _ in DATASET_COLUMNS], rows_of(items, DATASET_COLUMNS)))
+    return EXIT_OK
+
+
+def _run_ds_create(args: argparse.Namespace) -> int:
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    dataset = make_client(args).create_dataset(
+        args.name, type=args.type, description=args.description, visibility=args.visibility,
+        team=args.team, labels=labels,
+    )  # fmt: skip
+    print(dataset["id"])
+    return EXIT_OK
+
+
+def describe_dataset(dataset: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, text)`` lines describing a dataset (for ``tz datasets show`` and the magic)."""
+    draft = dataset.get("draft") or {}
+    fields = [
+        ("id", dataset.get("id")),
+        ("name", dataset.get("name")),
+        ("owner", dataset.get("owner")),
+        ("type", dataset.get("type")),
+        ("visibility", dataset.get("visibility")
+         + (f" ({dataset['team']})" if dataset.get("team") else "")
+         if dataset.get("visibility") else None),
+        ("description", dataset.get("description")),
+        ("labels", ", ".join(dataset.get("labels") or [])),
+        ("draft", f"{draft.get('files', 0)} file(s), {draft.get('bytes', 0)} bytes, "
+                  f"{draft.get('labeled', 0)} labeled" if draft else None),
+        ("latest version", dataset.get("latest_version")),
+        ("created", _cell(dataset, "created")),
+        ("updated", _cell(dataset, "updated")),
+    ]  # fmt: skip
+    return [(k, str(v)) for k, v in fields if v not in (None, "")]
+
+
+def _run_ds_show(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    dataset = client.get_dataset(args.ref)
+    versions = client.dataset_versions(dataset)
+    if args.json:
+        print(json.dumps({"dataset": dataset, "versions": versions}, indent=2, sort_keys=True))
+        return EXIT_OK
+    shown = describe_dataset(dataset)
+    width = max(len(k) for k, _ in shown) + 1
+    for key, value in shown:
+        print(f"{key + ':':<{width}} {value}")
+    if versions:
+        print()
+        print(format_table([h for h, _ in VERSION_COLUMNS], rows_of(versions, VERSION_COLUMNS)))
+    return EXIT_OK
+
+
+def _run_ds_add(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    if args.source.startswith("s3://"):
+        result = client.add_dataset_files(args.ref, uri=args.source, prefix=args.prefix)
+    elif args.workspace:
+        result = client.add_dataset_files(
+            args.ref, _space_of(client, args), args.source, prefix=args.prefix
+        )
+    else:
+        local = Path(args.source)
+        if not local.exists():
+            raise ValueError(
+                f"source: {args.source!r} is not a local file or folder (use --workspace for a "
+                "workspace path, or an s3:// URI)"
+            )
+        from . import sdk_datasets
+        from .client import set_default_client
+
+        set_default_client(client)
+        bar = _progress(args, "upload")
+        try:
+            result = sdk_datasets.upload(args.ref, local, prefix=args.prefix, space=args.space,
+                                         progress=bar, parallel=args.parallel)  # fmt: skip
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.interrupted("run the same command again to resume")
+            return EXIT_INTERRUPTED
+        if bar is not None:
+            bar.finish(str(local))
+    print(
+        f"added {result.get('added', 0)} file(s), {result.get('bytes', 0)} bytes"
+        + (f"; {result['skipped']} skipped" if result.get("skipped") else "")
+    )
+    return EXIT_OK
+
+
+def _run_ds_publish(args: argparse.Namespace) -> int:
+    version = make_client(args).publish_dataset(args.ref, args.note)
+    print(version.get("version"))
+    return EXIT_OK
+
+
+def _run_ds_versions(args: argparse.Namespace) -> int:
+    versions = make_client(args).dataset_versions(args.ref)
+    if not versions:
+        print("no versions (publish the draft first)", file=sys.stderr)
+        return EXIT_OK
+    print(format_table([h for h, _ in VERSION_COLUMNS], rows_of(versions, VERSION_COLUMNS)))
+    return EXIT_OK
+
+
+def format_diff(diff: Mapping[str, Any]) -> list[str]:
+    """``+ key`` / ``- key`` / ``~ key: before -> after`` lines of a version diff."""
+    lines = [f"+ {key}" for key in diff.get("added") or []]
+    lines += [f"- {key}" for key in diff.get("removed") or []]
+    for change in diff.get("relabeled") or []:
+        before = json.dumps(change.get("before"), sort_keys=True)
+        after = json.dumps(change.get("after"), sort_keys=True)
+        lines.append(f"~ {change.get('key')}: {before} -> {after}")
+    return lines
+
+
+def _run_ds_diff(args: argparse.Namespace) -> int:
+    diff = make_client(args).diff_versions(args.ref, args.version, args.against)
+    if args.json:
+        print(json.dumps(diff, indent=2, sort_keys=True))
+        return EXIT_OK
+    for line in format_diff(diff):
+        print(line)
+    counts = diff.get("counts") or {}
+    if counts:
+        print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_ds_export(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    item = client.export_dataset(args.ref, args.format, _space_of(client, args), args.path)
+    print(item.get("path", args.path))
+    return EXIT_OK
+
+
 for _command in (
     Subcommand(
         "up",
@@ -610,6 +1194,21 @@ for _command in (
     Subcommand("status", "show one job", _configure_status, _run_status),
     Subcommand("cancel", "cancel a job", _configure_job, _run_cancel),
     Subcommand("clone", "resubmit a job with the same snapshot", _configure_clone, _run_clone),
+    Subcommand(
+        "datasets",
+        "datasets: list, create, show, add files, publish versions, diff, export",
+        _configure_datasets,
+        _run_datasets,
+        "Work with datasets: a reference is [owner/]name[:Vnnn] or a ds-<id>.",
+    ),
+    Subcommand(
+        "ws",
+        "workspace files: ls, mkdir, mv, cp, rm, upload, download",
+        _configure_ws,
+        _run_ws,
+        "The workspace (network disk). --space picks user:<name> or team:<group>; the default "
+        "is your own space.",
+    ),
     Subcommand(
         "k8s-render",
         "write the Kubernetes objects TZ needs (service, runtimes, queues) from Helm values",

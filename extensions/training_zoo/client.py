@@ -6,7 +6,20 @@ Client
     ``Client(url=None, token=None, *, timeout=30.0, transport=None)``; methods ``info``,
     ``upload_snapshot``, ``train``, ``list_jobs``, ``get_job``, ``get_job_events``,
     ``get_job_logs``, ``get_job_metrics``, ``poll_job_metrics``, ``iter_job_metrics``,
-    ``wait_for_job_status``, ``cancel_job``, ``clone_job``, ``delete_job``, ``queue``.
+    ``wait_for_job_status``, ``cancel_job``, ``clone_job``, ``delete_job``, ``queue``; the
+    workspace (``ws_spaces``, ``ws_list``, ``ws_stat``, ``ws_mkdir``, ``ws_move``, ``ws_copy``,
+    ``ws_delete``, ``ws_download``, ``ws_upload`` and the upload-session calls under them) and
+    datasets (``list_datasets``, ``create_dataset``, ``get_dataset``, ``resolve_dataset``,
+    ``add_dataset_files``, ``annotate``, ``publish_dataset``, ``dataset_versions``,
+    ``dataset_manifest``, ``diff_versions``, ``export_dataset``, ``import_annotations``,
+    ``open_dataset`` ...).
+OpenedDataset, DatasetFile
+    What ``open_dataset`` returns: a version's files, annotations and splits; file bytes are
+    downloaded on first use into a local cache.
+TransferProgress
+    What ``progress`` callbacks of uploads and downloads receive.
+default_client, set_default_client
+    The shared client of the ``tz.workspace`` / ``tz.datasets`` facades.
 TzClientError
     Every failure talking to the service: HTTP errors (with the server's ``message``, ``status``,
     ``reason`` and per-field ``errors``), connection errors and missing configuration.
@@ -22,12 +35,15 @@ error handling live here once. Importing this module stays light (httpx and the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 from urllib.parse import quote
@@ -35,15 +51,21 @@ from urllib.parse import quote
 import httpx
 
 from .snapshot import DEFAULT_MAX_BYTES, pack_directory
+from .transfers import TransferProgress, download_path, download_to, upload_path
 
 __all__ = [
     "TERMINAL_STATUSES",
     "Client",
+    "DatasetFile",
     "EventStream",
+    "OpenedDataset",
     "ServerSentEvent",
+    "TransferProgress",
     "TzClientError",
+    "default_client",
     "iter_sse",
     "resolve_api_url",
+    "set_default_client",
 ]
 
 #: Job statuses after which nothing changes any more.
@@ -57,6 +79,9 @@ _NAME_MAX = 63
 # connection is gone even if the socket has not noticed yet.
 _STREAM_READ_TIMEOUT = 60.0
 _PAGE_LIMIT = 100
+_WS_PAGE_LIMIT = 1000
+_DATASET_ID = re.compile(r"^ds-[0-9a-f]{12}$")
+_VERSION = re.compile(r"^V\d{3,}$")
 
 T = TypeVar("T")
 
@@ -383,9 +408,10 @@ class Client:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        """Send ``request``; connection problems and HTTP errors become TzClientError."""
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.send(request, stream=stream)
         except httpx.TimeoutException as exc:
             raise TzClientError(
                 f"the TZ service at {self.api_url} did not answer in time ({exc})",
@@ -396,8 +422,16 @@ class Client:
                 f"cannot reach the TZ service at {self.api_url}: {exc}", reason="ConnectionError"
             ) from exc
         if response.is_error:
+            if stream:
+                try:
+                    response.read()
+                finally:
+                    response.close()
             raise _error_from_response(response)
         return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._send(self._http.build_request(method, path, **kwargs))
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
@@ -422,19 +456,30 @@ class Client:
             headers={"Accept": "text/event-stream"},
             timeout=timeout,
         )
+        return self._send(request, stream=True)
+
+    @contextmanager
+    def _stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streamed response (downloads, manifests), closed on exit; errors raised first."""
+        response = self._send(self._http.build_request(method, path, **kwargs), stream=True)
         try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise TzClientError(
-                f"cannot reach the TZ service at {self.api_url}: {exc}", reason="ConnectionError"
-            ) from exc
-        if response.is_error:
-            try:
-                response.read()
-            finally:
-                response.close()
-            raise _error_from_response(response)
-        return response
+            yield response
+        finally:
+            response.close()
+
+    def _paged(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Items of an offset/limit listing (``_pagination.next``), page by page."""
+        query: dict[str, Any] = {"offset": 0, "limit": _PAGE_LIMIT, **(params or {})}
+        while True:
+            page = self._json("GET", path, params=query)
+            yield from page.get("items", [])
+            nxt = (page.get("_pagination") or {}).get("next")
+            # Follow offset/limit rather than next.url: the url is built from the service's view
+            # of its own address, which a client behind another proxy may not reach.
+            if not nxt or nxt.get("offset") is None or nxt["offset"] <= query["offset"]:
+                return
+            query["offset"] = nxt["offset"]
+            query["limit"] = nxt.get("limit") or query["limit"]
 
     # -- service ---------------------------------------------------------------------------
 
@@ -637,22 +682,12 @@ class Client:
         list of dict
             Jobs.
         """
-        params: dict[str, Any] = {"offset": 0, "limit": _PAGE_LIMIT}
+        params: dict[str, Any] = {}
         if status:
             params["status"] = status if isinstance(status, str) else ",".join(status)
         if all:
             params["all"] = "true"
-        jobs: list[dict[str, Any]] = []
-        while True:
-            page = self._json("GET", "jobs", params=params)
-            jobs.extend(page.get("items", []))
-            nxt = (page.get("_pagination") or {}).get("next")
-            # Follow offset/limit rather than next.url: the url is built from the service's view
-            # of its own address, which a client behind another proxy may not reach.
-            if not nxt or nxt.get("offset") is None or nxt["offset"] <= params["offset"]:
-                return jobs
-            params["offset"] = nxt["offset"]
-            params["limit"] = nxt.get("limit") or params["limit"]
+        return list(self._paged("jobs", params))
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """Get one job.
@@ -895,3 +930,869 @@ class Client:
             The job's id.
         """
         self._json("DELETE", _job_path(job_id))
+
+    # -- workspace -------------------------------------------------------------------------
+
+    def ws_spaces(self) -> list[dict[str, Any]]:
+        """The workspace spaces the caller may reach: their own, then one per team.
+
+        Returns
+        -------
+        list of dict
+            ``{"space": "user:alice", "kind": "user", "name": "alice"}`` items.
+        """
+        return self._json("GET", "workspace/spaces").get("items", [])
+
+    def my_space(self) -> str:
+        """The caller's own space, ``user:<name>``."""
+        for item in self.ws_spaces():
+            if item.get("kind") == "user":
+                return str(item["space"])
+        raise TzClientError("the service listed no user space for this token", reason="NotFound")
+
+    def ws_list(
+        self,
+        space: str,
+        path: str = "",
+        *,
+        sort: str = "name",
+        order: str = "asc",
+        page_size: int = _WS_PAGE_LIMIT,
+    ) -> Iterator[dict[str, Any]]:
+        """The items of a workspace folder, fetched page by page as they are iterated.
+
+        Parameters
+        ----------
+        space : str
+            ``user:<name>`` or ``team:<group>``.
+        path : str
+            Folder path in the space; ``""`` is its root.
+        sort : {"name", "size", "modified"}
+            Sort key (the service sorts; large folders are fastest by name).
+        order : {"asc", "desc"}
+            Sort order.
+        page_size : int
+            Items per request, 1 to 1000.
+
+        Yields
+        ------
+        dict
+            ``{"name", "path", "type": "file"|"folder", "size", "modified"}``.
+        """
+        params: dict[str, Any] = {
+            "space": space,
+            "path": path.strip("/"),
+            "sort": sort,
+            "order": order,
+            "limit": page_size,
+        }
+        while True:
+            page = self._json("GET", "workspace/list", params=params)
+            yield from page.get("items", [])
+            if not page.get("next"):
+                return
+            params["cursor"] = page["next"]
+
+    def ws_stat(self, space: str, path: str) -> dict[str, Any]:
+        """One workspace item (file or folder)."""
+        return self._json("GET", "workspace/stat", params={"space": space, "path": path})
+
+    def ws_mkdir(self, space: str, path: str, *, exist_ok: bool = False) -> dict[str, Any]:
+        """Create a folder (and its parents).
+
+        Parameters
+        ----------
+        space, path : str
+            Where.
+        exist_ok : bool
+            Succeed when the folder exists already (else the service answers 409).
+
+        Returns
+        -------
+        dict
+            The folder's item.
+        """
+        body: dict[str, Any] = {"space": space, "path": path.strip("/")}
+        if exist_ok:
+            body["exist_ok"] = True
+        return self._json("POST", "workspace/mkdir", json=body)
+
+    def _transfer(
+        self, action: str, space: str, path: str, target: str, overwrite: bool,
+        target_space: str | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        body: dict[str, Any] = {"space": space, "path": path, "target": target}
+        if overwrite:
+            body["overwrite"] = True
+        if target_space and target_space != space:
+            body["target_space"] = target_space
+        return self._json("POST", f"workspace/{action}", json=body)
+
+    def ws_move(
+        self,
+        space: str,
+        path: str,
+        target: str,
+        *,
+        overwrite: bool = False,
+        target_space: str | None = None,
+    ) -> dict[str, Any]:
+        """Move or rename a file or folder; returns the item at ``target``.
+
+        ``target_space`` moves into another space the caller may write (default: the same).
+        """
+        return self._transfer("move", space, path, target, overwrite, target_space)
+
+    def ws_copy(
+        self,
+        space: str,
+        path: str,
+        target: str,
+        *,
+        overwrite: bool = False,
+        target_space: str | None = None,
+    ) -> dict[str, Any]:
+        """Copy a file or folder; returns the item at ``target``."""
+        return self._transfer("copy", space, path, target, overwrite, target_space)
+
+    def ws_delete(self, space: str, path: str) -> None:
+        """Delete a file, or a folder with everything in it (there is no undo)."""
+        self._json("DELETE", "workspace/files", params={"space": space, "path": path})
+
+    def ws_download(
+        self,
+        space: str,
+        path: str,
+        dest: str | os.PathLike[str] = ".",
+        *,
+        progress: Callable[[TransferProgress], None] | None = None,
+        parallel: int = 4,
+    ) -> Path:
+        """Download a workspace file or folder.
+
+        Each file is streamed to a temporary file next to its destination and renamed once its
+        length checks out, so an interrupted download never leaves a file that looks whole.
+
+        Parameters
+        ----------
+        space, path : str
+            What to download.
+        dest : str or os.PathLike
+            A folder to download into (keeping the name), or the file or folder name to create.
+        progress : callable, optional
+            Called with a :class:`TransferProgress` as bytes arrive (from worker threads, one
+            call at a time).
+        parallel : int
+            Files of a folder downloaded at a time.
+
+        Returns
+        -------
+        pathlib.Path
+            The downloaded file or folder.
+        """
+        return download_path(self, space, path, dest, progress=progress, parallel=parallel)
+
+    def ws_upload(
+        self,
+        local: str | os.PathLike[str],
+        space: str,
+        path: str = "",
+        *,
+        progress: Callable[[TransferProgress], None] | None = None,
+        parallel: int = 4,
+        resume: bool = True,
+        overwrite: bool = False,
+        part_size: int | None = None,
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """Upload a local file or folder into the workspace, in parts, resumably.
+
+        A file goes through an upload session (``POST /uploads``): its parts are read from disk
+        and sent ``parallel`` at a time (never the whole file in memory), each retried on
+        connection errors and checked against the MD5 the service reports. With ``resume``, an
+        open session for the same ``space``/``path`` and size (left by an interrupted upload) is
+        picked up, and only parts that are missing or differ from the local bytes are sent.
+
+        A folder is uploaded file by file under ``path`` (default: the folder's name), creating
+        its folders first. With ``resume`` (and without ``overwrite``), files already at the
+        target with the same size are skipped, so re-running an interrupted folder upload sends
+        only what is left.
+
+        Parameters
+        ----------
+        local : str or os.PathLike
+            The file or folder.
+        space : str
+            ``user:<name>`` or ``team:<group>``.
+        path : str
+            Target path; default the local name at the space root.
+        progress : callable, optional
+            Called with a :class:`TransferProgress` as bytes go out.
+        parallel : int
+            Parts (or small files) in flight at once.
+        resume : bool
+            Continue an interrupted upload instead of starting again.
+        overwrite : bool
+            Replace existing files (else the service answers 409).
+        part_size : int, optional
+            Bytes per part (at least 5 MiB); default the service's (16 MiB).
+
+        Returns
+        -------
+        dict or list of dict
+            The file's item; for a folder, the items of the files sent.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``local`` does not exist.
+        TzClientError
+            The service refused (e.g. 409 when the file exists and ``overwrite`` is false).
+        """
+        return upload_path(
+            self, local, space, path, progress=progress, parallel=parallel, resume=resume,
+            overwrite=overwrite, part_size=part_size,
+        )  # fmt: skip
+
+    def list_uploads(self) -> list[dict[str, Any]]:
+        """The caller's open upload sessions (``id``, ``space``, ``path``, ``size``...)."""
+        return self._json("GET", "uploads").get("items", [])
+
+    def create_upload(
+        self,
+        space: str,
+        path: str,
+        size: int,
+        *,
+        part_size: int | None = None,
+        overwrite: bool = False,
+    ) -> dict[str, Any]:
+        """Open an upload session; returns ``{"id", "part_size", "parts", "received": []...}``."""
+        body: dict[str, Any] = {"space": space, "path": path, "size": int(size)}
+        if part_size is not None:
+            body["part_size"] = int(part_size)
+        if overwrite:
+            body["overwrite"] = True
+        return self._json("POST", "uploads", json=body)
+
+    def upload_status(self, upload_id: str) -> dict[str, Any]:
+        """A session with the parts received so far (``received``: number, size, etag)."""
+        return self._json("GET", f"uploads/{quote(upload_id, safe='')}")
+
+    def put_upload_part(
+        self, upload_id: str, number: int, data: bytes | Iterable[bytes], length: int
+    ) -> dict[str, Any]:
+        """Send part ``number`` (1-based) of ``length`` bytes; returns ``{number, size, etag}``.
+
+        ``data`` may be an iterable of chunks: the part is streamed, never held whole.
+        """
+        return self._json(
+            "PUT",
+            f"uploads/{quote(upload_id, safe='')}/parts/{int(number)}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
+        )
+
+    def complete_upload(self, upload_id: str) -> dict[str, Any]:
+        """Assemble the parts; the file appears whole at its path. Returns its item."""
+        return self._json("POST", f"uploads/{quote(upload_id, safe='')}/complete")
+
+    def abort_upload(self, upload_id: str) -> None:
+        """Drop a session and its parts."""
+        self._json("DELETE", f"uploads/{quote(upload_id, safe='')}")
+
+    # -- datasets --------------------------------------------------------------------------
+
+    def list_datasets(
+        self,
+        q: str | None = None,
+        *,
+        type: str | None = None,
+        owner: str | None = None,
+        visibility: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Datasets the caller may read, following pagination to the end.
+
+        Parameters
+        ----------
+        q : str, optional
+            Search text (name and description).
+        type, owner, visibility : str, optional
+            Filters (``image_classification``..., a user name, ``private|team|public``).
+
+        Returns
+        -------
+        list of dict
+            Datasets (``id``, ``name``, ``owner``, ``latest_version``, ``draft``...).
+        """
+        params = {
+            k: v
+            for k, v in {"q": q, "type": type, "owner": owner, "visibility": visibility}.items()
+            if v
+        }
+        return list(self._paged("datasets", params))
+
+    def create_dataset(
+        self,
+        name: str,
+        *,
+        type: str = "generic",
+        description: str = "",
+        visibility: str = "private",
+        team: str | None = None,
+        labels: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Create a dataset (an empty draft, no versions yet).
+
+        Parameters
+        ----------
+        name : str
+            ``[a-z0-9][a-z0-9_-]{0,62}``, unique among the caller's datasets.
+        type : str
+            ``image_classification``, ``object_detection``, ``text``, ``tabular`` or
+            ``generic``.
+        description : str
+            Free text (shown as text, never as HTML).
+        visibility : {"private", "team", "public"}
+            Who may read it; ``team`` needs ``team``.
+        team : str, optional
+            One of the caller's JupyterHub groups.
+        labels : sequence of str
+            The label set.
+
+        Returns
+        -------
+        dict
+            The Dataset.
+        """
+        body: dict[str, Any] = {
+            "name": name,
+            "type": type,
+            "description": description,
+            "visibility": visibility,
+            "labels": list(labels),
+        }
+        if team is not None:
+            body["team"] = team
+        return self._json("POST", "datasets", json=body)
+
+    def resolve_dataset(self, ref: str) -> dict[str, Any]:
+        """Resolve ``[owner/]name[:Vnnn]`` to ``{"dataset": {...}, "version": {...} or None}``.
+
+        ``name`` alone means the caller's own dataset, else the only visible one with that
+        name; without ``:V`` the version is the latest published one (``None`` if none).
+        """
+        return self._json("GET", "datasets/resolve", params={"ref": ref})
+
+    def _dataset_id(self, dataset: str | Mapping[str, Any]) -> str:
+        """The id of a dataset given as its dict, its id or a reference (version ignored)."""
+        if isinstance(dataset, Mapping):
+            return str(dataset["id"])
+        if _DATASET_ID.match(dataset):
+            return dataset
+        return str(self.resolve_dataset(dataset.split(":", 1)[0])["dataset"]["id"])
+
+    def _dataset_path(self, dataset: str | Mapping[str, Any], *rest: str) -> str:
+        return "/".join(["datasets", quote(self._dataset_id(dataset), safe=""), *rest])
+
+    def _version_of(self, dataset: str | Mapping[str, Any], version: str | None) -> str:
+        """``version``, else the one in a ``name:Vnnn`` reference, else the latest published."""
+        if version:
+            return version
+        ref = dataset if isinstance(dataset, str) else str(dataset.get("id"))
+        resolved = self.resolve_dataset(ref)
+        if not resolved.get("version"):
+            raise TzClientError(
+                f"dataset {ref}: has no published version yet (publish it first)",
+                status=404,
+                reason="NoVersion",
+                errors={"version": "no published version"},
+            )
+        return str(resolved["version"]["version"])
+
+    def get_dataset(self, dataset: str | Mapping[str, Any]) -> dict[str, Any]:
+        """One dataset, by id (``ds-…``) or reference (``[owner/]name``)."""
+        return self._json("GET", self._dataset_path(dataset))
+
+    def update_dataset(self, dataset: str | Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+        """Change ``description``, ``visibility``, ``team`` or ``labels``; returns the Dataset."""
+        return self._json("PATCH", self._dataset_path(dataset), json=fields)
+
+    def delete_dataset(self, dataset: str | Mapping[str, Any]) -> None:
+        """Delete a dataset with its draft and versions."""
+        self._json("DELETE", self._dataset_path(dataset))
+
+    def dataset_files(
+        self,
+        dataset: str | Mapping[str, Any],
+        *,
+        version: str | None = None,
+        q: str | None = None,
+        usage: str | None = None,
+        labeled: bool | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """File entries of the draft (default) or of a published ``version``, page by page."""
+        params: dict[str, Any] = {}
+        if q:
+            params["q"] = q
+        if version is None:
+            if usage:
+                params["usage"] = usage
+            if labeled is not None:
+                params["labeled"] = "true" if labeled else "false"
+            return self._paged(self._dataset_path(dataset, "files"), params)
+        return self._paged(self._dataset_path(dataset, "versions", version, "files"), params)
+
+    def add_dataset_files(
+        self,
+        dataset: str | Mapping[str, Any],
+        space: str | None = None,
+        path: str | None = None,
+        *,
+        uri: str | None = None,
+        prefix: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a workspace file or folder (recursively), or an S3 prefix, to the draft.
+
+        Parameters
+        ----------
+        dataset : str or dict
+            Id, reference or Dataset.
+        space, path : str
+            The workspace file or folder (give these, or ``uri``).
+        uri : str
+            ``s3://bucket/prefix`` in the platform's store: referenced, not copied.
+        prefix : str, optional
+            Folder inside the dataset to put the files under.
+
+        Returns
+        -------
+        dict
+            ``{"added", "bytes", "files", "skipped"}``.
+        """
+        if (uri is None) == (space is None or path is None):
+            raise ValueError("pass either space and path (workspace) or uri (s3://...)")
+        body: dict[str, Any] = (
+            {"source": "s3", "uri": uri}
+            if uri is not None
+            else {"source": "workspace", "space": space, "path": path}
+        )
+        if prefix:
+            body["prefix"] = prefix
+        return self._json("POST", self._dataset_path(dataset, "files"), json=body)
+
+    def remove_dataset_files(self, dataset: str | Mapping[str, Any], keys: Sequence[str]) -> None:
+        """Remove files from the draft."""
+        self._json("DELETE", self._dataset_path(dataset, "files"), json={"keys": list(keys)})
+
+    def annotate(
+        self,
+        dataset: str | Mapping[str, Any],
+        key: str,
+        *,
+        labels: Sequence[str] | None = None,
+        boxes: Sequence[Mapping[str, Any]] | None = None,
+        usage: str | None = None,
+        revision: int | None = None,
+    ) -> dict[str, Any]:
+        """Set a draft file's annotations (and optionally its split).
+
+        Parameters
+        ----------
+        dataset : str or dict
+            Id, reference or Dataset.
+        key : str
+            The file's key in the dataset.
+        labels : sequence of str, optional
+            Labels (classification uses the first). Omitted: kept as they are.
+        boxes : sequence of dict, optional
+            ``{"label", "x", "y", "w", "h"}`` in pixels, x/y the top-left corner. Omitted:
+            kept as they are.
+        usage : {"train", "val", "test"}, optional
+            The split.
+        revision : int, optional
+            The revision the change is based on; default the file's current one. Someone else
+            saving in between makes the service answer 409 ``StaleRevision`` (with the current
+            file in ``errors``) instead of overwriting their work.
+
+        Returns
+        -------
+        dict
+            The updated file entry.
+        """
+        current: dict[str, Any] | None = None
+        if revision is None or labels is None or boxes is None:
+            current = self._draft_file(dataset, key)
+        annotations = dict((current or {}).get("annotations") or {})
+        if labels is not None:
+            annotations["labels"] = list(labels)
+        if boxes is not None:
+            annotations["boxes"] = [dict(b) for b in boxes]
+        body: dict[str, Any] = {
+            "key": key,
+            "revision": revision if revision is not None else (current or {}).get("revision"),
+            "annotations": annotations,
+        }
+        if usage is not None:
+            body["usage"] = usage
+        return self._json("POST", self._dataset_path(dataset, "files", "annotations"), json=body)
+
+    def _draft_file(self, dataset: str | Mapping[str, Any], key: str) -> dict[str, Any]:
+        for entry in self.dataset_files(dataset, q=key):
+            if entry.get("key") == key:
+                return entry
+        raise TzClientError(
+            f"key: {key!r} is not in the dataset's draft",
+            status=404,
+            reason="NotFound",
+            errors={"key": "not in the draft"},
+        )
+
+    def publish_dataset(
+        self, dataset: str | Mapping[str, Any], note: str | None = None
+    ) -> dict[str, Any]:
+        """Freeze the draft as the next version (``V001``, ``V002``...); returns the version."""
+        body = {"note": note} if note else {}
+        return self._json("POST", self._dataset_path(dataset, "publish"), json=body)
+
+    def dataset_versions(self, dataset: str | Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Published versions, newest first."""
+        return self._json("GET", self._dataset_path(dataset, "versions")).get("items", [])
+
+    def get_dataset_version(
+        self, dataset: str | Mapping[str, Any], version: str | None = None
+    ) -> dict[str, Any]:
+        """One version with its statistics (default: the reference's, else the latest)."""
+        version = self._version_of(dataset, version or _ref_version(dataset))
+        return self._json("GET", self._dataset_path(dataset, "versions", version))
+
+    def dataset_manifest(
+        self, dataset: str | Mapping[str, Any], version: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The entries of a version's manifest, streamed (one JSON object per line).
+
+        Parameters
+        ----------
+        dataset : str or dict
+            Id, reference (``name:V002`` picks the version) or Dataset.
+        version : str, optional
+            ``Vnnn``; default the reference's, else the latest published.
+
+        Yields
+        ------
+        dict
+            ``{"key", "size", "sha256", "usage", "annotations", "source"}``, sorted by key.
+        """
+        version = self._version_of(dataset, version or _ref_version(dataset))
+        path = self._dataset_path(dataset, "versions", version, "manifest")
+        timeout = httpx.Timeout(self.timeout, read=max(self.timeout, _STREAM_READ_TIMEOUT))
+        with self._stream("GET", path, timeout=timeout) as response:
+            for line in response.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+
+    def diff_versions(
+        self, dataset: str | Mapping[str, Any], version: str, against: str
+    ) -> dict[str, Any]:
+        """What changed from ``against`` to ``version``: ``added``, ``removed``, ``relabeled``."""
+        return self._json(
+            "GET",
+            self._dataset_path(dataset, "versions", version, "diff"),
+            params={"against": against},
+        )
+
+    def export_dataset(
+        self,
+        dataset: str | Mapping[str, Any],
+        format: str,
+        space: str,
+        path: str,
+        *,
+        version: str | None = None,
+    ) -> dict[str, Any]:
+        """Write a version (default: the draft) as ``coco``, ``imagenet`` or ``manifest`` into
+        the workspace; returns the written item."""
+        body: dict[str, Any] = {"format": format, "space": space, "path": path}
+        version = version or _ref_version(dataset)
+        if version:
+            body["version"] = version
+        return self._json("POST", self._dataset_path(dataset, "export"), json=body)
+
+    def import_annotations(
+        self, dataset: str | Mapping[str, Any], format: str, space: str, path: str
+    ) -> dict[str, Any]:
+        """Read ``coco``, ``imagenet`` or ``manifest`` annotations from the workspace into the
+        draft (for ImageNet-style trees, the files too)."""
+        body = {"format": format, "space": space, "path": path}
+        return self._json("POST", self._dataset_path(dataset, "import"), json=body)
+
+    def download_dataset_file(
+        self,
+        dataset: str | Mapping[str, Any],
+        key: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        sha256: str | None = None,
+    ) -> Path:
+        """Download one file of the draft or of a ``version`` to ``dest`` (checked against
+        ``sha256`` when given)."""
+        params: dict[str, Any] = {"key": key}
+        if version:
+            params["version"] = version
+        return download_to(
+            self, self._dataset_path(dataset, "files", "content"), params, Path(dest),
+            label=key, sha256=sha256,
+        )  # fmt: skip
+
+    def open_dataset(
+        self, ref: str, *, cache_dir: str | os.PathLike[str] | None = None
+    ) -> OpenedDataset:
+        """A published version's files, annotations and splits, downloaded on demand.
+
+        Parameters
+        ----------
+        ref : str
+            ``[owner/]name[:Vnnn]``; without a version, the latest published one.
+        cache_dir : str or os.PathLike, optional
+            Where file bytes are kept (by sha256, shared between versions and datasets).
+            Default ``$TZ_DATASET_CACHE``, else ``~/.cache/training-zoo/datasets``.
+
+        Returns
+        -------
+        OpenedDataset
+        """
+        resolved = self.resolve_dataset(ref)
+        dataset, version = resolved["dataset"], resolved.get("version")
+        if not version:
+            raise TzClientError(
+                f"dataset {ref}: has no published version yet (publish it first)",
+                status=404,
+                reason="NoVersion",
+                errors={"ref": "no published version"},
+            )
+        entries = list(self.dataset_manifest(dataset, version["version"]))
+        return OpenedDataset(self, dataset, version, entries, _cache_root(cache_dir))
+
+
+def _ref_version(dataset: str | Mapping[str, Any]) -> str | None:
+    if isinstance(dataset, str) and ":" in dataset:
+        version = dataset.rsplit(":", 1)[1]
+        if not _VERSION.match(version):
+            raise ValueError(f"ref: {dataset!r} has no valid version after ':' (e.g. name:V001)")
+        return version
+    return None
+
+
+def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("TZ_DATASET_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "training-zoo" / "datasets"
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One file of an opened dataset version.
+
+    Attributes
+    ----------
+    key : str
+        Its path inside the dataset (``images/cat1.jpg``).
+    size : int
+    sha256 : str
+    usage : str or None
+        ``train``, ``val``, ``test`` or None.
+    annotations : dict
+        ``{"labels": [...], "boxes": [{"label", "x", "y", "w", "h"}]}``.
+    """
+
+    key: str
+    size: int
+    sha256: str
+    usage: str | None
+    annotations: dict[str, Any]
+    _owner: OpenedDataset = field(repr=False, compare=False)
+
+    @property
+    def label(self) -> str | None:
+        """The first label (what image classification uses), or None."""
+        labels = self.annotations.get("labels") or []
+        return str(labels[0]) if labels else None
+
+    @property
+    def path(self) -> Path:
+        """The local file, downloaded (and sha256-checked) on first use."""
+        return self._owner.fetch(self)
+
+    def open(self, mode: str = "rb") -> Any:
+        """Open the local copy (``"rb"`` or ``"r"``)."""
+        if mode not in ("rb", "r"):
+            raise ValueError(f"mode: datasets are read-only, got {mode!r}")
+        return open(self.path, mode)
+
+
+class OpenedDataset:
+    """A published dataset version opened for reading (what :meth:`Client.open_dataset` returns).
+
+    The manifest is read once; file bytes are downloaded only when a file's ``path`` is first
+    used (or all at once with :meth:`download`), into ``<cache>/blobs/<sha256>`` (verified,
+    shared by every dataset and version) and linked at ``<cache>/<owner>/<name>/<version>/<key>``
+    (:attr:`root`), so folder-based loaders (``torchvision.datasets.ImageFolder``) work.
+
+    Attributes
+    ----------
+    dataset : dict
+        The Dataset.
+    version : dict
+        The version (``version``, ``manifest_sha256``, ``stats``...).
+    files : list of DatasetFile
+        Sorted by key.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        dataset: dict[str, Any],
+        version: dict[str, Any],
+        entries: Iterable[Mapping[str, Any]],
+        cache: Path,
+    ) -> None:
+        self._client = client
+        self.dataset = dataset
+        self.version = version
+        self.cache = cache
+        self._lock = threading.Lock()
+        self.files = [
+            DatasetFile(
+                key=str(e["key"]),
+                size=int(e.get("size") or 0),
+                sha256=str(e.get("sha256") or ""),
+                usage=e.get("usage"),
+                annotations=dict(e.get("annotations") or {}),
+                _owner=self,
+            )
+            for e in entries
+        ]
+        self._by_key = {f.key: f for f in self.files}
+
+    def __repr__(self) -> str:
+        return f"<OpenedDataset {self.ref} files={len(self.files)}>"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[DatasetFile]:
+        return iter(self.files)
+
+    def __getitem__(self, key: str) -> DatasetFile:
+        return self._by_key[key]
+
+    @property
+    def ref(self) -> str:
+        """``owner/name:Vnnn``."""
+        return f"{self.dataset.get('owner')}/{self.dataset.get('name')}:{self.version['version']}"
+
+    @property
+    def labels(self) -> list[str]:
+        """The dataset's label set."""
+        return list(self.dataset.get("labels") or [])
+
+    @property
+    def annotations(self) -> dict[str, dict[str, Any]]:
+        """Annotations by key."""
+        return {f.key: f.annotations for f in self.files}
+
+    @property
+    def splits(self) -> dict[str, list[DatasetFile]]:
+        """Files by usage: ``train``, ``val``, ``test`` and ``unassigned``."""
+        out: dict[str, list[DatasetFile]] = {"train": [], "val": [], "test": [], "unassigned": []}
+        for f in self.files:
+            out.setdefault(f.usage or "unassigned", []).append(f)
+        return out
+
+    @property
+    def root(self) -> Path:
+        """The folder where files appear under their keys once fetched."""
+        owner = str(self.dataset.get("owner") or "_")
+        return (
+            self.cache
+            / _segment(owner)
+            / _segment(str(self.dataset.get("name")))
+            / (_segment(str(self.version["version"])))
+        )
+
+    def fetch(self, file: DatasetFile) -> Path:
+        """Download ``file`` if needed; returns its path under :attr:`root`."""
+        target = self.root.joinpath(*_key_parts(file.key))
+        if target.exists():
+            return target
+        blob = self.cache / "blobs" / _segment(file.sha256 or hashlib.sha256(
+            file.key.encode()).hexdigest())  # fmt: skip
+        if not blob.exists():
+            self._client.download_dataset_file(
+                self.dataset, file.key, blob, version=str(self.version["version"]),
+                sha256=file.sha256 or None,
+            )  # fmt: skip
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if not target.exists():
+                _link_or_copy(blob, target)
+        return target
+
+    def download(self, parallel: int = 4) -> Path:
+        """Fetch every file (``parallel`` at a time); returns :attr:`root`."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="tz-dataset") as pool:
+            for _ in pool.map(self.fetch, self.files):
+                pass
+        return self.root
+
+
+def _segment(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ValueError(f"refusing the unsafe path segment {name!r}")
+    return name
+
+
+def _key_parts(key: str) -> list[str]:
+    # Keys come from a manifest someone else may have written: never let one leave the root.
+    if key.startswith("/"):
+        raise ValueError(f"key: refusing the absolute key {key!r}")
+    return [_segment(part) for part in key.split("/")]
+
+
+def _link_or_copy(blob: Path, target: Path) -> None:
+    try:
+        os.link(blob, target)
+    except OSError:
+        # Another filesystem, or one without hard links: a copy costs space, not correctness.
+        import shutil
+
+        shutil.copyfile(blob, target)
+
+
+_default_lock = threading.Lock()
+_default: Client | None = None
+
+
+def default_client() -> Client:
+    """The client the ``tz.workspace`` and ``tz.datasets`` functions use.
+
+    Made on first use from the environment (``TZ_URL``/``TZ_TOKEN``, or inside a user server
+    ``TZ_SERVICE_URL``/``JUPYTERHUB_API_TOKEN``); replace it with :func:`set_default_client`.
+    """
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client()
+        return _default
+
+
+def set_default_client(client: Client | None) -> None:
+    """Use ``client`` for the facades (``None``: make a new one from the environment)."""
+    global _default
+    with _default_lock:
+        _default = client

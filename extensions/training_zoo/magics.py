@@ -1,5 +1,5 @@
-"""IPython magics for training jobs: ``%tz_train``, ``%%tz_train``, ``%tz_jobs``, ``%tz_logs``,
-``%tz_cancel``.
+"""IPython magics for training jobs and datasets: ``%tz_train``, ``%%tz_train``, ``%tz_jobs``,
+``%tz_logs``, ``%tz_cancel``, ``%tz_datasets``.
 
 Exports
 -------
@@ -8,6 +8,9 @@ TzMagics
     ``c.TzMagics.timeout``).
 JobTable
     What ``%tz_jobs`` returns: an HTML table in notebooks, aligned text elsewhere.
+Table
+    What ``%tz_datasets`` returns: the same for any rows of API objects (datasets, versions),
+    with an optional list of ``field: value`` lines above (one dataset).
 load_ipython_extension(ip)
     Registers :class:`TzMagics`; ``%load_ext training_zoo`` delegates here.
 
@@ -31,11 +34,14 @@ from IPython.display import display
 from traitlets import Float, Unicode
 
 from .cli import (
+    DATASET_COLUMNS,
     JOB_COLUMNS,
     TRAIN_OPTIONS,
+    VERSION_COLUMNS,
+    describe_dataset,
     format_table,
     int_at_least,
-    job_rows,
+    rows_of,
     status_line,
     train_spec,
 )
@@ -44,7 +50,7 @@ from .client import Client, TzClientError
 if TYPE_CHECKING:
     from .widgets import JobMonitor
 
-__all__ = ["JobTable", "TzMagics", "load_ipython_extension"]
+__all__ = ["JobTable", "Table", "TzMagics", "load_ipython_extension"]
 
 
 def train_arguments(func: Any) -> Any:
@@ -54,7 +60,78 @@ def train_arguments(func: Any) -> Any:
     return func
 
 
-class JobTable:
+class Table:
+    """Rows of API objects that display as an HTML table in notebooks and as text elsewhere.
+
+    Every cell is escaped in HTML: names, descriptions and labels come from users.
+
+    Parameters
+    ----------
+    items : sequence of dict
+        Objects from the API.
+    columns : sequence of (header, field)
+        Which fields, in order (``a.b`` reads a nested field).
+    empty : str
+        What to show when there are no items.
+    fields : sequence of (str, str), optional
+        ``field: value`` lines shown above the table (one object's details).
+    css_class : str
+        Class of the HTML table.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        columns: Sequence[tuple[str, str]],
+        *,
+        empty: str = "nothing",
+        fields: Sequence[tuple[str, str]] = (),
+        css_class: str = "jp-tz-Table",
+    ) -> None:
+        self.items = [dict(item) for item in items]
+        self.columns = tuple(columns)
+        self.empty = empty
+        self.fields = list(fields)
+        self.css_class = css_class
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        parts = []
+        if self.fields:
+            width = max(len(k) for k, _ in self.fields) + 1
+            parts.append("\n".join(f"{k + ':':<{width}} {v}" for k, v in self.fields))
+        if self.items:
+            parts.append(
+                format_table([h for h, _ in self.columns], rows_of(self.items, self.columns))
+            )
+        elif not self.fields:
+            parts.append(self.empty)
+        return "\n\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        out = ""
+        if self.fields:
+            rows = "".join(
+                f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                for k, v in self.fields
+            )
+            out += f'<table class="jp-tz-Fields"><tbody>{rows}</tbody></table>'
+        if not self.items:
+            return out or f"<p>{html.escape(self.empty)}</p>"
+        head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in rows_of(self.items, self.columns)
+        )
+        return out + (
+            f'<table class="{self.css_class}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+
+
+class JobTable(Table):
     """A list of jobs that displays as an HTML table in notebooks and as text in terminals.
 
     Parameters
@@ -66,29 +143,9 @@ class JobTable:
     """
 
     def __init__(self, jobs: Sequence[Mapping[str, Any]], *, show_owner: bool = False) -> None:
-        self.jobs = [dict(job) for job in jobs]
-        self.columns = (*JOB_COLUMNS, ("OWNER", "owner")) if show_owner else JOB_COLUMNS
-
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    def __repr__(self) -> str:
-        if not self.jobs:
-            return "no jobs"
-        return format_table([h for h, _ in self.columns], job_rows(self.jobs, self.columns))
-
-    def _repr_html_(self) -> str:
-        if not self.jobs:
-            return "<p>no jobs</p>"
-        head = "".join(f"<th>{h}</th>" for h, _ in self.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-            for row in job_rows(self.jobs, self.columns)
-        )
-        return (
-            f'<table class="jp-tz-JobTable"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
-        )
+        columns = (*JOB_COLUMNS, ("OWNER", "owner")) if show_owner else JOB_COLUMNS
+        super().__init__(jobs, columns, empty="no jobs", css_class="jp-tz-JobTable")
+        self.jobs = self.items
 
 
 @contextmanager
@@ -276,10 +333,56 @@ class TzMagics(Magics):
             job = self.client.cancel_job(opts.job)
         print(f"cancel requested for job {job.get('id', opts.job)} (now {job.get('status')})")
 
+    # -- %tz_datasets ----------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--type", help="Only this type (image_classification, object_detection, ...).")
+    @argument("--owner", help="Only datasets of this user.")
+    @argument("--versions", action="store_true", help="List REF's published versions.")
+    @argument(
+        "ref",
+        nargs="?",
+        help="A dataset ([owner/]name): show it with its versions. Without it: list datasets.",
+    )
+    @line_magic
+    def tz_datasets(self, line: str) -> Table:
+        """List datasets, show one dataset, or list its versions.
+
+        ::
+
+            %tz_datasets                     # the datasets you may read
+            %tz_datasets --type tabular      # filtered
+            %tz_datasets pets                # one dataset and its versions
+            %tz_datasets --versions pets     # only the versions
+        """
+        opts = parse_argstring(self.tz_datasets, line)
+        if opts.versions and not opts.ref:
+            raise UsageError(
+                "%tz_datasets --versions needs a dataset, e.g. %tz_datasets --versions pets"
+            )
+        with _usage_errors():
+            if not opts.ref:
+                items = self.client.list_datasets(type=opts.type, owner=opts.owner)
+                return Table(items, DATASET_COLUMNS, empty="no datasets")
+            if opts.versions:
+                versions = self.client.dataset_versions(opts.ref)
+                return Table(versions, VERSION_COLUMNS, empty="no versions")
+            dataset = self.client.get_dataset(opts.ref)
+            versions = self.client.dataset_versions(dataset)
+        return Table(
+            versions, VERSION_COLUMNS, empty="no versions", fields=describe_dataset(dataset)
+        )
+
 
 # Without abbreviations, adding an option later cannot change what an old command meant.
 # MagicArgumentParser takes no allow_abbrev argument; argparse reads the attribute when parsing.
-for _magic in (TzMagics.tz_train, TzMagics.tz_jobs, TzMagics.tz_logs, TzMagics.tz_cancel):
+for _magic in (
+    TzMagics.tz_train,
+    TzMagics.tz_jobs,
+    TzMagics.tz_logs,
+    TzMagics.tz_cancel,
+    TzMagics.tz_datasets,
+):
     _magic.parser.allow_abbrev = False  # type: ignore[attr-defined]
 
 

@@ -9,7 +9,7 @@ training process stays cheap:
   download``);
 - ``datasets``: the package :mod:`training_zoo.datasets`, whose missing attributes resolve to
   :mod:`training_zoo.sdk_datasets` (``tz.datasets.list/create/upload/publish/versions/open/diff/
-  export``), see :func:`_datasets_package`;
+  export``);
 - ``log_metrics``: record scalars from inside a job;
 - ``load_ipython_extension``: ``%load_ext training_zoo``;
 - ``_jupyter_server_extension_points`` / ``_jupyter_labextension_paths``: Jupyter discovery hooks.
@@ -46,27 +46,16 @@ def __getattr__(name: str) -> Any:
 
 
 def _datasets_package() -> ModuleType:
-    """``training_zoo.datasets`` (the service's package), with the SDK names reachable on it.
+    """``training_zoo.datasets``: the service's package, which is also ``tz.datasets``.
 
-    ``tz.datasets`` has to be that package: Python binds a subpackage as an attribute of its
-    parent on import, whatever the parent says. So the SDK facade (:mod:`.sdk_datasets`) is
-    reached through the package's module ``__getattr__``, which Python consults only for names
-    the package lacks: ``tz.datasets.list()`` goes to the SDK, a name the package defines (such
-    as its stdlib-only ``open()`` for training jobs) stays the package's, and builtins inside the
-    package's own code are untouched. The package may define that hook itself (forwarding to
-    :func:`training_zoo.sdk_datasets.forward`); when it does not, it is added here on first use
-    of ``tz.datasets``.
+    Python binds a subpackage as an attribute of its parent on import, so ``tz.datasets`` can only
+    be that package. It forwards the SDK names it does not define (``list``, ``create``,
+    ``publish``...) to :mod:`training_zoo.sdk_datasets` through its module ``__getattr__``, which
+    Python consults only for missing names: the facade works in every import order, builtins in
+    the package's own code are untouched, and its ``open()`` reads a job's materialised copy
+    inside training jobs and goes through the API elsewhere.
     """
-    package = importlib.import_module(".datasets", __name__)
-    if "__getattr__" not in vars(package):
-
-        def __getattr__(name: str) -> Any:  # noqa: N807 - PEP 562 module hook
-            from .sdk_datasets import forward
-
-            return forward(name)
-
-        package.__getattr__ = __getattr__  # type: ignore[attr-defined]
-    return package
+    return importlib.import_module(".datasets", __name__)
 
 
 def connect(url: str | None = None, token: str | None = None, **kwargs: Any) -> Any:

@@ -41,6 +41,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1622,6 +1623,11 @@ class DatasetFile:
         return str(labels[0]) if labels else None
 
     @property
+    def boxes(self) -> list[dict[str, Any]]:
+        """Object-detection boxes ``{"label", "x", "y", "w", "h"}`` (pixels, top-left x/y)."""
+        return [dict(b) for b in self.annotations.get("boxes") or []]
+
+    @property
     def path(self) -> Path:
         """The local file, downloaded (and sha256-checked) on first use."""
         return self._owner.fetch(self)
@@ -1636,18 +1642,23 @@ class DatasetFile:
 class OpenedDataset:
     """A published dataset version opened for reading (what :meth:`Client.open_dataset` returns).
 
-    The manifest is read once; file bytes are downloaded only when a file's ``path`` is first
-    used (or all at once with :meth:`download`), into ``<cache>/blobs/<sha256>`` (verified,
-    shared by every dataset and version) and linked at ``<cache>/<owner>/<name>/<version>/<key>``
-    (:attr:`root`), so folder-based loaders (``torchvision.datasets.ImageFolder``) work.
+    It reads like the job-side :class:`training_zoo.datasets.reader.DatasetVersion` (``files``,
+    ``split()``, ``labels``, ``root``, ``file.path``/``label``/``boxes``), so code written in a
+    notebook runs unchanged inside a training job. The manifest is read once; file bytes are
+    downloaded only when a file's ``path`` is first used (or all at once with :meth:`download`),
+    into ``<cache>/blobs/<sha256>`` (verified, shared by every dataset and version) and linked at
+    ``<cache>/<owner>/<name>/<version>/<key>`` (:attr:`root`), so folder-based loaders
+    (``torchvision.datasets.ImageFolder``) work.
 
     Attributes
     ----------
+    name, version : str
+        The dataset's name and the version (``V001``).
     dataset : dict
         The Dataset.
-    version : dict
-        The version (``version``, ``manifest_sha256``, ``stats``...).
-    files : list of DatasetFile
+    version_info : dict
+        The version (``manifest_sha256``, ``stats``, ``created``...).
+    files : tuple of DatasetFile
         Sorted by key.
     """
 
@@ -1661,10 +1672,12 @@ class OpenedDataset:
     ) -> None:
         self._client = client
         self.dataset = dataset
-        self.version = version
+        self.version_info = version
+        self.name = str(dataset.get("name"))
+        self.version = str(version["version"])
         self.cache = cache
         self._lock = threading.Lock()
-        self.files = [
+        self.files = tuple(
             DatasetFile(
                 key=str(e["key"]),
                 size=int(e.get("size") or 0),
@@ -1674,7 +1687,7 @@ class OpenedDataset:
                 _owner=self,
             )
             for e in entries
-        ]
+        )
         self._by_key = {f.key: f for f in self.files}
 
     def __repr__(self) -> str:
@@ -1692,12 +1705,20 @@ class OpenedDataset:
     @property
     def ref(self) -> str:
         """``owner/name:Vnnn``."""
-        return f"{self.dataset.get('owner')}/{self.dataset.get('name')}:{self.version['version']}"
+        return f"{self.dataset.get('owner')}/{self.name}:{self.version}"
+
+    def split(self, usage: str | None) -> list[DatasetFile]:
+        """The files of one split: ``"train"``, ``"val"``, ``"test"`` or None (unassigned)."""
+        return [f for f in self.files if f.usage == usage]
 
     @property
-    def labels(self) -> list[str]:
-        """The dataset's label set."""
-        return list(self.dataset.get("labels") or [])
+    def labels(self) -> Counter[str]:
+        """How many files carry each label (boxes counted once per box)."""
+        counts: Counter[str] = Counter()
+        for f in self.files:
+            counts.update(f.annotations.get("labels") or [])
+            counts.update(b.get("label") for b in f.boxes if b.get("label"))
+        return counts
 
     @property
     def annotations(self) -> dict[str, dict[str, Any]]:
@@ -1716,12 +1737,7 @@ class OpenedDataset:
     def root(self) -> Path:
         """The folder where files appear under their keys once fetched."""
         owner = str(self.dataset.get("owner") or "_")
-        return (
-            self.cache
-            / _segment(owner)
-            / _segment(str(self.dataset.get("name")))
-            / (_segment(str(self.version["version"])))
-        )
+        return self.cache / _segment(owner) / _segment(self.name) / _segment(self.version)
 
     def fetch(self, file: DatasetFile) -> Path:
         """Download ``file`` if needed; returns its path under :attr:`root`."""
@@ -1732,7 +1748,7 @@ class OpenedDataset:
             file.key.encode()).hexdigest())  # fmt: skip
         if not blob.exists():
             self._client.download_dataset_file(
-                self.dataset, file.key, blob, version=str(self.version["version"]),
+                self.dataset, file.key, blob, version=self.version,
                 sha256=file.sha256 or None,
             )  # fmt: skip
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ class Job(Base):
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="JobEvent.id"
     )
+    datasets: Mapped[list[JobDataset]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="JobDataset.position"
+    )
 
 
 class JobEvent(Base):
@@ -72,6 +75,29 @@ class JobEvent(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
 
     job: Mapped[Job] = relationship(back_populates="events")
+
+
+class JobDataset(Base):
+    """Lineage: one exact dataset version a job was given (resolved once, at submit).
+
+    No foreign key to the dataset: deleting a dataset must not rewrite the history of the jobs
+    (and models) that used it; owner, name and version are kept as they were.
+    """
+
+    __tablename__ = "tz_job_datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("tz_jobs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(String(255))
+    dataset_id: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(16))
+    manifest_key: Mapped[str] = mapped_column(Text)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+
+    job: Mapped[Job] = relationship(back_populates="datasets")
 
 
 class Dataset(Base):

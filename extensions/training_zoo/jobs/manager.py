@@ -18,13 +18,13 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 from traitlets import Any as AnyTrait
 from traitlets import Instance, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
-from ..db.orm import Job, JobEvent
+from ..db.orm import Job, JobDataset, JobEvent
 from ..errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
 from ..identity import Identity
 from ..snapshot import validate_archive
@@ -73,6 +73,15 @@ def isoformat(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="milliseconds") + "Z" if dt else None
 
 
+def lineage_entry(row: JobDataset, with_key: bool = False) -> dict[str, Any]:
+    """One dataset version a job used, as the API shows it (and, for backends, where it is)."""
+    out = {"ref": row.ref, "dataset_id": row.dataset_id, "owner": row.owner, "name": row.name,
+           "version": row.version, "manifest_sha256": row.manifest_sha256}  # fmt: skip
+    if with_key:
+        out["manifest_key"] = row.manifest_key
+    return out
+
+
 class TzJobManager(LoggingConfigurable):
     """Training jobs: submit, list, inspect, cancel, clone, logs and metrics."""
 
@@ -106,6 +115,8 @@ class TzJobManager(LoggingConfigurable):
 
     storage = Instance(TzStorage)
     session_factory = AnyTrait()
+    # The dataset manager resolving a spec's ``datasets`` (set by the service); None refuses them.
+    datasets = AnyTrait(None, allow_none=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -141,6 +152,7 @@ class TzJobManager(LoggingConfigurable):
             job_key=join_key("jobs", job.owner, job.id),
             groups=tuple(job.groups or ()),
             state=dict(job.backend_state or {}),
+            datasets=[lineage_entry(d, with_key=True) for d in job.datasets],
         )
 
     @staticmethod
@@ -173,6 +185,7 @@ class TzJobManager(LoggingConfigurable):
             "exit_code": job.exit_code,
             "output_dir": join_key("jobs", job.owner, job.id, "output"),
             "cloned_from": job.cloned_from,
+            "lineage": {"datasets": [lineage_entry(d) for d in job.datasets]},
         }
 
     def _new_id(self, name: str) -> str:
@@ -249,6 +262,7 @@ class TzJobManager(LoggingConfigurable):
                 raise InvalidRequest.field(
                     "entry", f"{spec.entry} is not in the working directory snapshot"
                 )
+        used = await self._resolve_datasets(user, spec.datasets)
         with self.sessions() as db:
             unfinished = db.scalar(
                 select(func.count())
@@ -267,6 +281,7 @@ class TzJobManager(LoggingConfigurable):
                 priority=spec.priority, attempt=1, backend=self.backend.name, backend_state={},
                 created=utcnow(), cloned_from=cloned_from, groups=sorted(user.groups),
             )  # fmt: skip
+            job.datasets = [JobDataset(position=i, **u) for i, u in enumerate(used)]
             bjob = self._backend_job(job)
             problem = self.backend.check_fits(bjob)
             if problem:
@@ -282,6 +297,27 @@ class TzJobManager(LoggingConfigurable):
         self.log.info("Job %s submitted by %s", job.id, user.name)
         return await self.get(user, job.id)
 
+    async def _resolve_datasets(self, user: Identity, refs: list[str]) -> list[dict[str, Any]]:
+        """The exact published version behind each of ``refs``, checked readable by ``user``."""
+        used = []
+        for i, ref in enumerate(refs):
+            if self.datasets is None:
+                raise InvalidRequest.field(f"datasets[{i}]", "datasets are not enabled here")
+            try:
+                ds, version = await self.datasets.resolve(user, ref)
+            except (InvalidRequest, NotFound) as e:
+                raise InvalidRequest.field(f"datasets[{i}]", e.message) from None
+            if version is None:
+                raise InvalidRequest.field(
+                    f"datasets[{i}]", f"{ds['name']} has no published version yet; publish it"
+                )
+            used.append({
+                "ref": ref, "dataset_id": ds["id"], "owner": ds["owner"], "name": ds["name"],
+                "version": version["version"], "manifest_sha256": version["manifest_sha256"],
+                "manifest_key": self.datasets.manifest_key(ds["id"], version["version"]),
+            })  # fmt: skip
+        return used
+
     async def list(
         self,
         user: Identity,
@@ -295,7 +331,7 @@ class TzJobManager(LoggingConfigurable):
         for s in status or []:
             if s not in STATUSES:
                 raise InvalidRequest.field("status", f"unknown status {s!r}")
-        query = select(Job)
+        query = select(Job).options(selectinload(Job.datasets))
         if not (all_users and user.admin):
             query = query.where(Job.owner == user.name)
         if status:

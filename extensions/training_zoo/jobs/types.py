@@ -31,6 +31,8 @@ IMAGE_RE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 MAX_ARGS, MAX_ARG_LEN, MAX_CODE = 256, 4096, 1024 * 1024
+MAX_DATASETS = 16
+DATASET_REF_RE = re.compile(r"^(?:[^/:\s]{1,255}/)?([a-z0-9][a-z0-9_-]{0,62})(?::(V[0-9]{3,6}))?$")
 
 
 @dataclass
@@ -59,6 +61,9 @@ class JobSpec:
     # Container image for backends that run containers (Kubernetes); None means the trainer image
     # of the catalogue for this framework. The local backend runs the service's own environment.
     image: str | None = None
+    # Dataset versions the job reads: "name:V003", "owner/name:V003", or "name" (the latest
+    # version at submit). The job records the exact versions it was given (lineage).
+    datasets: list[str] = field(default_factory=list)
 
     @property
     def world_size(self) -> int:
@@ -193,6 +198,7 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
     return JobSpec(
         name=name,
         image=image,
+        datasets=_dataset_refs(body.get("datasets")),
         framework=framework,
         entry=entry,
         code=code,
@@ -207,6 +213,25 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
         timeout=_number(body, "timeout", 0, 0, 30 * 24 * 3600),
         priority=_int(body, "priority", 0, -1000, 1000),
     )
+
+
+def _dataset_refs(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_DATASETS:
+        raise InvalidRequest.field("datasets", f"must be a list of at most {MAX_DATASETS} "
+                                   "dataset references like 'name:V001'")  # fmt: skip
+    names: set[str] = set()
+    for i, ref in enumerate(value):
+        m = DATASET_REF_RE.match(ref) if isinstance(ref, str) else None
+        if m is None:
+            raise InvalidRequest.field(f"datasets[{i}]", "must look like name:V001, "
+                                       "owner/name:V001 or name (the latest version)")  # fmt: skip
+        if m.group(1) in names:
+            # Both would claim the same TZ_DATASET_<NAME> variable.
+            raise InvalidRequest.field(f"datasets[{i}]", f"{m.group(1)} is given twice")
+        names.add(m.group(1))
+    return list(value)
 
 
 def spec_from_dict(data: dict) -> JobSpec:

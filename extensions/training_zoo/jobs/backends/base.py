@@ -34,6 +34,9 @@ class BackendJob:
     groups: tuple[str, ...] = ()
     # Whatever this backend stored for the job last time (pids, object names); survives restarts.
     state: dict[str, Any] = field(default_factory=dict)
+    # The exact dataset versions the job reads (lineage entries: dataset_id, owner, name,
+    # version, manifest_key, manifest_sha256), resolved at submit.
+    datasets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -306,6 +306,13 @@ class TzKubernetesBackend(TzJobBackend):
 
     def check_fits(self, job: BackendJob) -> str | None:
         spec = job.spec
+        if job.datasets:
+            # Pods would need the versions mounted or fetched; until that lands, say so up front
+            # rather than start a job that cannot find its data.
+            raise InvalidRequest.field(
+                "datasets", "the Kubernetes backend does not materialise datasets yet; read the "
+                "files from object storage in your script, or run on the local backend",
+            )  # fmt: skip
         if self.mode == "pytorchjob" and spec.framework == "tensorflow":
             raise InvalidRequest.field(
                 "framework", "this cluster runs legacy PyTorchJobs: tensorflow jobs need Trainer v2"

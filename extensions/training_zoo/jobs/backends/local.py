@@ -26,6 +26,8 @@ from typing import Any
 import psutil
 from traitlets import Float, Instance, Integer, Unicode, default
 
+from ...datasets.cache import DatasetCache, env_name
+from ...datasets.reader import ENV as READER_ENV
 from ...storage import TzStorage
 from ..types import CANCELLED, FAILED, FINISHED, RUNNING
 from . import spool
@@ -83,6 +85,20 @@ class TzLocalBackend(TzJobBackend):
         if local is not None:
             return str(local)
         return os.path.join(os.environ.get("TZ_HOME", os.path.abspath(".tz")), "runs")
+
+    dataset_cache_dir = Unicode(
+        help="""Folder where dataset versions given to jobs are materialised, read-only.
+
+        Each file is downloaded once (kept by sha256, shared by every dataset and version that
+        has it) and every job using a version shares one folder of hard links. Put it on the same
+        disk as fast local scratch; delete it to reclaim space when no job runs.
+        Default: ``$TZ_HOME/cache/datasets``.
+        """,
+    ).tag(config=True)
+
+    @default("dataset_cache_dir")
+    def _default_dataset_cache_dir(self) -> str:
+        return os.path.join(os.environ.get("TZ_HOME", os.path.abspath(".tz")), "cache", "datasets")
 
     cpu_slots = Float(
         help="""CPU capacity of this machine for jobs, in cores.
@@ -314,8 +330,24 @@ class TzLocalBackend(TzJobBackend):
         script = CELL_FILE if spec.code is not None else spec.entry
         return [script, *spec.args]
 
+    def _dataset_env(self, job: BackendJob) -> dict[str, str]:
+        """Materialise the job's dataset versions (read-only, shared) and say where they are."""
+        if not job.datasets:
+            return {}
+        cache = DatasetCache(self.dataset_cache_dir, self.storage)
+        env, where = {}, {}
+        for used in job.datasets:
+            view = str(cache.materialise(used))
+            env[env_name(used["name"])] = view
+            for ref in {used["ref"], used["name"], f"{used['name']}:{used['version']}",
+                        f"{used['owner']}/{used['name']}:{used['version']}"}:  # fmt: skip
+                where[ref] = view
+        env[READER_ENV] = json.dumps(where)
+        return env
+
     async def _launch(self, job: BackendJob) -> None:
         code = await asyncio.to_thread(self._prepare_code, job)
+        datasets_env = await asyncio.to_thread(self._dataset_env, job)
         run = self.attempt_dir(job)
         run.mkdir(parents=True, exist_ok=True)
         spec = job.spec
@@ -331,7 +363,7 @@ class TzLocalBackend(TzJobBackend):
             "kill_grace": self.kill_grace,
             "python": self.python,
             "program": self._program(job),
-            "env": spec.env,
+            "env": {**spec.env, **datasets_env},
             "gpus": job.state["gpus"] if spec.resources_per_node.gpus else None,
             "code_dir": str(code),
             "output_dir": str(self.job_dir(job) / "output"),

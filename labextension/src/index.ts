@@ -4,9 +4,10 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { jobsPlugin } from './jobs/plugin';
+import { workspacePlugin } from './workspace/plugin';
 
 export * from './tokens';
 
-const plugins: JupyterFrontEndPlugin<any>[] = [jobsPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [jobsPlugin, workspacePlugin];
 
 export default plugins;

@@ -51,3 +51,46 @@ export const ITzJobsModel = new Token<IJobsModel>(
   'training-zoo:ITzJobsModel',
   'The Training Zoo jobs model: the caller jobs and the queue, refreshed by a poll.'
 );
+
+/**
+ * The id of the workspace plugin.
+ */
+export const WORKSPACE_PLUGIN_ID = 'training-zoo:workspace';
+
+/**
+ * The id of the datasets plugin.
+ */
+export const DATASETS_PLUGIN_ID = 'training-zoo:datasets';
+
+/**
+ * Command ids of the workspace plugin; the row commands act on the selected
+ * row of the Workspace panel.
+ */
+export enum WorkspaceCommandIDs {
+  openPanel = 'tz-workspace:open-panel',
+  newFolder = 'tz-workspace:new-folder',
+  upload = 'tz-workspace:upload',
+  uploadFolder = 'tz-workspace:upload-folder',
+  refresh = 'tz-workspace:refresh',
+  open = 'tz-workspace:open',
+  rename = 'tz-workspace:rename',
+  move = 'tz-workspace:move',
+  copy = 'tz-workspace:copy',
+  delete = 'tz-workspace:delete',
+  download = 'tz-workspace:download',
+  copyToLab = 'tz-workspace:copy-to-lab',
+  copyFromLab = 'tz-workspace:copy-from-lab'
+}
+
+/**
+ * Command ids of the datasets plugin.
+ */
+export enum DatasetCommandIDs {
+  openPanel = 'tz-datasets:open-panel',
+  /** Create a dataset; args `{ space?, path? }` add a workspace folder to it. */
+  create = 'tz-datasets:create',
+  /** Open the view of a dataset; args `{ id: string }`. */
+  open = 'tz-datasets:open',
+  /** "Create dataset from folder" on the selected workspace folder. */
+  createFromFolder = 'tz-workspace:create-dataset'
+}

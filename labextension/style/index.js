@@ -1,1 +1,3 @@
 import './base.css';
+import './workspace.css';
+import './datasets.css';

@@ -1,0 +1,208 @@
+"""The Workspace panel in real Chromium, against the real hub, proxy, service and storage: big
+uploads in parts with progress, a folder of 2,000 files, resume after a reload, file actions, and
+hostile file names rendered as text."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+MiB = 1 << 20
+
+
+def dismiss_news(page: Page) -> None:
+    button = page.locator(".jp-Notification-Toast-Close, button:has-text('No')").first
+    if button.is_visible():
+        button.click()
+
+
+def open_workspace(page: Page) -> None:
+    dismiss_news(page)
+    # The tab toggles; a restored layout may already show the panel.
+    if not page.locator(".jp-tz-WorkspacePanel").is_visible():
+        page.click('[data-id="tz-workspace-panel"]')
+    expect(page.locator(".jp-tz-WorkspacePanel")).to_be_visible()
+    expect(page.locator(".jp-tz-WorkspaceBrowser[data-space^='user:']")).to_be_attached()
+
+
+def make_big_file(path: Path, size: int) -> str:
+    """A file of ``size`` bytes (random 1 MiB blocks, so parts differ); returns its sha256."""
+    digest = hashlib.sha256()
+    block = os.urandom(MiB)
+    with open(path, "wb") as f:
+        for i in range(size // MiB):
+            chunk = block[i % 251:] + block[: i % 251]
+            f.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MiB), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stored(platform, user: str, path: str) -> Path:
+    return platform.home / "storage" / "workspace" / "users" / user / path
+
+
+def progress_of(page: Page, name: str) -> int:
+    bar = page.locator(f'.jp-tz-UploadRow[data-path="{name}"] .jp-tz-ProgressBar')
+    return int(bar.get_attribute("aria-valuenow") or 0)
+
+
+def wait_progress(page: Page, name: str, at_least: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = progress_of(page, name)
+        if value >= at_least:
+            return value
+        page.wait_for_timeout(50)
+    raise AssertionError(f"upload of {name} stayed under {at_least}%")
+
+
+def test_upload_a_300_mb_file_in_parts_with_progress(platform, lab, shots, tmp_path):
+    big = tmp_path / "big-300.bin"
+    digest = make_big_file(big, 300 * MiB)
+    page = lab("wendy")
+    open_workspace(page)
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    # When wendy picks the file
+    page.set_input_files("input.jp-tz-UploadFiles", str(big))
+    # Then its row shows progress between 0 and 100 while the parts go out
+    row = page.locator('.jp-tz-UploadRow[data-path="big-300.bin"]')
+    expect(row).to_be_visible()
+    seen = wait_progress(page, "big-300.bin", 5)
+    assert seen < 100
+    expect(page.locator(".jp-tz-Uploads-bytes")).to_contain_text("/ 300 MiB")
+    page.screenshot(path=str(shots / "workspace-upload-progress.png"))
+    expect(row).to_have_attribute("data-state", "done", timeout=100_000)
+    # in parts (16 MiB by default: 19 PUTs), and the list shows the file
+    assert len([u for u in puts if "/parts/" in u]) == 19
+    expect(page.locator('.jp-tz-WorkspaceRow[data-path="big-300.bin"]')).to_be_visible()
+    assert sha256_of(stored(platform, "wendy", "big-300.bin")) == digest
+
+
+def test_upload_a_folder_of_2000_files(platform, lab, api, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(2000):
+        (folder / f"f{i:04d}.txt").write_text(f"file {i}\n")
+    page = lab("wendy")
+    open_workspace(page)
+    started = time.monotonic()
+    page.set_input_files("input.jp-tz-UploadFolder", str(folder))
+    expect(page.locator(".jp-tz-Uploads")).to_be_visible()
+    expect(page.locator(".jp-tz-Uploads-title")).to_contain_text("2000")
+    # The uploads list is windowed: never 2,000 rows in the DOM
+    assert page.locator(".jp-tz-UploadRow").count() < 50
+    expect(page.locator(".jp-tz-Uploads-title")).to_have_text(
+        "Uploads: 2000 of 2000 files done", timeout=100_000
+    )
+    print(f"2000 files uploaded in {time.monotonic() - started:.1f} s")
+    # The folder is listed and holds every file
+    page.locator('.jp-tz-WorkspaceRow[data-path="many"]').dblclick()
+    listing = page.locator(".jp-tz-WorkspaceList")
+    expect(listing).to_have_attribute("data-count", "500")  # the first page
+    assert page.locator(".jp-tz-WorkspaceRow").count() < 60
+    wendy = api("wendy")
+    names, cursor = [], None
+    while True:
+        params = {"space": "user:wendy", "path": "many", "limit": 1000}
+        if cursor:
+            params["cursor"] = cursor
+        body = wendy.get("/workspace/list", params=params).json()
+        names += [item["name"] for item in body["items"]]
+        cursor = body["next"]
+        if not cursor:
+            break
+    assert sorted(names) == [f"f{i:04d}.txt" for i in range(2000)]
+    assert stored(platform, "wendy", "many/f1999.txt").read_text() == "file 1999\n"
+
+
+def test_reload_mid_upload_then_resume_sends_only_missing_parts(platform, lab, api, tmp_path):
+    big = tmp_path / "resume-200.bin"
+    digest = make_big_file(big, 200 * MiB)
+    page = lab("rita")
+    open_workspace(page)
+    page.set_input_files("input.jp-tz-UploadFiles", str(big))
+    wait_progress(page, "resume-200.bin", 20)
+    # When the page reloads mid-upload
+    page.reload()
+    page.wait_for_selector("#jp-main-dock-panel")
+    open_workspace(page)
+    # Then the panel lists the interrupted upload, and the server still has its session
+    row = page.locator('.jp-tz-UploadRow[data-path="resume-200.bin"]')
+    expect(row).to_have_attribute("data-state", "interrupted", timeout=30_000)
+    sessions = api("rita").get("/uploads").json()["items"]
+    session = next(s for s in sessions if s["path"] == "resume-200.bin")
+    session = api("rita").get(f"/uploads/{session['id']}").json()
+    already = {p["number"] for p in session["received"] if p["size"] == 16 * MiB}
+    assert already, "some parts arrived before the reload"
+    # When rita picks the same file again, only the missing parts are sent
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    with page.expect_file_chooser() as chooser:
+        row.locator(".jp-tz-UploadRow-resume").click()
+    chooser.value.set_files(str(big))
+    expect(row).to_have_attribute("data-state", "done", timeout=100_000)
+    sent = {int(u.rsplit("/", 1)[1]) for u in puts if "/parts/" in u}
+    assert sent and not (sent & already)
+    assert sent | already >= set(range(1, 14))
+    assert sha256_of(stored(platform, "rita", "resume-200.bin")) == digest
+    assert page.evaluate("localStorage.getItem('training-zoo:uploads')") is None
+
+
+def test_file_actions_and_hostile_names_render_as_text(platform, lab, api, shots, tmp_path):
+    hostile = "<img src=x onerror=window.__xss=1>.txt"
+    uma = api("uma")
+    # Given a file with an HTML payload as its name, uploaded through the API
+    s = uma.post("/uploads", json={"space": "user:uma", "path": hostile, "size": 5}).json()
+    uma.put(f"/uploads/{s['id']}/parts/1", data=b"hello",
+            headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    assert uma.post(f"/uploads/{s['id']}/complete").status_code == 200
+    page = lab("uma")
+    open_workspace(page)
+    row = page.locator(".jp-tz-WorkspaceRow").filter(has_text="onerror")
+    # Then it renders as text, and no script ran
+    expect(row.locator(".jp-tz-WorkspaceRow-name")).to_have_text(hostile)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator(".jp-tz-WorkspacePanel img[src='x']").count() == 0
+    # Its preview shows the name and the text as text too
+    row.dblclick()
+    expect(page.locator(".jp-tz-WorkspacePreview-title")).to_have_text(hostile)
+    expect(page.locator(".jp-tz-Preview-text")).to_have_text("hello")
+    # Download with a plain link (session cookie, no XSRF header needed for GET)
+    row.click(button="right")
+    with page.expect_download() as download:
+        page.locator(".lm-Menu-itemLabel", has_text="Download").click()
+    assert Path(download.value.path()).read_bytes() == b"hello"
+    # New folder, rename, delete with confirmation
+    page.click(".jp-tz-NewFolderButton")
+    page.locator(".jp-Dialog input").fill("made-here")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    folder = page.locator('.jp-tz-WorkspaceRow[data-path="made-here"]')
+    expect(folder).to_be_visible()
+    folder.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Rename").click()
+    page.locator(".jp-Dialog input").fill("renamed")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    renamed = page.locator('.jp-tz-WorkspaceRow[data-path="renamed"]')
+    expect(renamed).to_be_visible()
+    renamed.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Delete").click()
+    expect(page.locator(".jp-Dialog")).to_contain_text("cannot be undone")
+    page.locator(".jp-Dialog .jp-mod-warn").click()
+    expect(renamed).to_have_count(0)
+    assert page.evaluate("window.__xss") is None

@@ -460,6 +460,9 @@ TRAIN_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
                       "help": "stop the job after SECONDS (0: never)"}),
     (("--priority",), {"type": int, "default": 0, "metavar": "N",
                        "help": "higher runs first (default 0)"}),
+    (("--dataset",), {"action": "append", "metavar": "NAME:VERSION", "dest": "datasets",
+                      "help": "a dataset version the job reads, e.g. pets:V001 (repeatable); "
+                              "the job finds it with training_zoo.datasets.open()"}),
 ]  # fmt: skip
 
 
@@ -483,6 +486,7 @@ def train_spec(options: argparse.Namespace) -> dict[str, Any]:
         "max_retries": options.max_retries,
         "timeout": options.timeout,
         "priority": options.priority,
+        "datasets": list(options.datasets or ()),
     }
 
 

@@ -561,6 +561,7 @@ class Client:
         max_retries: int = 0,
         timeout: int = 0,
         priority: int = 0,
+        datasets: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Submit a training job (Kubeflow ``TrainerClient.train`` flavour).
 
@@ -600,6 +601,10 @@ class Client:
             Seconds before the job is stopped; 0 means none.
         priority : int
             Higher runs first; FIFO within one priority.
+        datasets : sequence of str
+            Dataset versions the job reads (``"pets:V001"``, ``"bob/coco:V003"``, or ``"pets"``
+            for the latest); inside the job ``training_zoo.datasets.open("pets:V001")`` finds
+            them, and the job records the exact versions (``job["lineage"]``).
 
         Returns
         -------
@@ -662,6 +667,8 @@ class Client:
             timeout=int(timeout),
             priority=int(priority),
         )
+        if datasets:
+            spec["datasets"] = [str(d) for d in datasets]
         return self._json("POST", "jobs", json=spec)
 
     # -- jobs ------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ _SPEC_FIELDS = {
     "max_retries",
     "timeout",
     "priority",
+    "image",
+    "datasets",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

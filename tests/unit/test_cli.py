@@ -155,6 +155,7 @@ def test_train_options_reach_the_job_spec(
         "--cpus-per-node", "0.5", "--memory-per-node", "8Gi",
         "--env", "A=1", "--env", "B=x=y", "--max-retries", "1", "--timeout", "60",
         "--priority", "3", "--name", "ddp", "--framework", "custom",
+        "--dataset", "pets:V001", "--dataset", "bob/coco",
         "src/model.py", "--lr", "0.1", "--", "--nodes", "9",
     ]  # fmt: skip
 
@@ -171,6 +172,7 @@ def test_train_options_reach_the_job_spec(
     assert spec["env"] == {"A": "1", "B": "x=y"}
     assert (spec["max_retries"], spec["timeout"], spec["priority"]) == (1, 60, 3)
     assert (spec["name"], spec["framework"]) == ("ddp", "custom")
+    assert spec["datasets"] == ["pets:V001", "bob/coco"]
 
 
 def test_train_options_may_follow_the_script_and_its_arguments(

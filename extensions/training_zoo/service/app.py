@@ -24,7 +24,9 @@ from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Application
 
 from .._version import __version__
+from ..datasets import handlers as dataset_handlers
 from ..datasets import ws_handlers
+from ..datasets.manager import TzDatasetManager
 from ..datasets.previews import TzPreviews
 from ..datasets.uploads import TzUploads
 from ..datasets.workspace import TzWorkspace
@@ -65,7 +67,7 @@ class TzService(Application):
     version = __version__
     description = "Training Zoo service: REST API v1 for jobs, the workspace and datasets."
     classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage,
-               TzWorkspace, TzUploads, TzPreviews]  # fmt: skip
+               TzWorkspace, TzUploads, TzPreviews, TzDatasetManager]  # fmt: skip
 
     config_file = Unicode(
         "tz_config.py",
@@ -127,6 +129,10 @@ class TzService(Application):
         self.workspace = TzWorkspace(parent=self, storage=self.storage)
         self.uploads = TzUploads(parent=self, workspace=self.workspace)
         self.previews = TzPreviews(parent=self, storage=self.storage)
+        self.datasets = TzDatasetManager(
+            parent=self, storage=self.storage, session_factory=self.sessions,
+            workspace=self.workspace, previews=self.previews,
+        )  # fmt: skip
         self.hub_auth = HubAuth(parent=self, cache_max_age=self.hub_api_cache_seconds)
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.sessions))
@@ -171,6 +177,7 @@ class TzService(Application):
             (rf"{api}/?", RootHandler),
             *job_handlers.routes(api),
             *ws_handlers.routes(api),
+            *dataset_handlers.routes(api),
             (rf"{prefix}metrics", PrometheusHandler),
             (r".*", NotFoundHandler),
         ]
@@ -181,6 +188,7 @@ class TzService(Application):
             tz_workspace=getattr(self, "workspace", None),
             tz_uploads=getattr(self, "uploads", None),
             tz_previews=getattr(self, "previews", None),
+            tz_datasets=getattr(self, "datasets", None),
             tz_registry=self.registry,
             log=self.log,
             log_function=self.log_request,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import logging
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.httpserver import HTTPServer
@@ -641,14 +643,17 @@ async def test_http_routes_and_errors(dm, http) -> None:
     assert r.code == 201, r.body
     ds = json.loads(r.body)
     assert r.headers["Location"].endswith(ds["id"])
-    await write(dm, ALICE, {"w/a.png": b"\x89PNG fake", "w/b.txt": b"hello"})
+    png = io.BytesIO()
+    Image.new("RGB", (200, 100), "red").save(png, "PNG")
+    await write(dm, ALICE, {"w/a.png": b"\x89PNG fake", "w/b.txt": b"hello",
+                            "w/c.png": png.getvalue()})  # fmt: skip
     r = await http(
         "alice",
         "POST",
         f"/datasets/{ds['id']}/files",
         {"source": "workspace", "space": "user:alice", "path": "w"},
     )
-    assert r.code == 201 and json.loads(r.body)["added"] == 2
+    assert r.code == 201 and json.loads(r.body)["added"] == 3
     r = await http("alice", "GET", f"/datasets/{ds['id']}/files/content?key=b.txt")
     assert r.code == 200 and r.body == b"hello"
     assert r.headers["Content-Type"] == "application/octet-stream"
@@ -657,9 +662,15 @@ async def test_http_routes_and_errors(dm, http) -> None:
     assert r.headers["Content-Type"] == "image/png"
     r = await http("alice", "GET", f"/datasets/{ds['id']}/files/preview?key=b.txt")
     assert r.code == 200 and json.loads(r.body)["kind"] == "text"
+    r = await http("alice", "GET", f"/datasets/{ds['id']}/files/thumbnail?key=c.png&size=64")
+    assert r.code == 200 and r.headers["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.body)) as im:
+        assert im.format == "JPEG" and max(im.size) == 64
+    r = await http("alice", "GET", f"/datasets/{ds['id']}/files/thumbnail?key=b.txt")
+    assert r.code == 400
     r = await http("alice", "GET", f"/datasets/{ds['id']}/files?labeled=false&limit=1")
     page = json.loads(r.body)
-    assert len(page["items"]) == 1 and page["_pagination"]["total"] == 2
+    assert len(page["items"]) == 1 and page["_pagination"]["total"] == 3
     r = await http("bob", "GET", f"/datasets/{ds['id']}")
     assert r.code == 404 and json.loads(r.body)["reason"] == "DatasetNotFound"
     r = await http("bob", "GET", "/datasets/resolve?ref=alice/web")
@@ -669,9 +680,9 @@ async def test_http_routes_and_errors(dm, http) -> None:
     r = await http("alice", "POST", f"/datasets/{ds['id']}/publish")
     assert r.code == 201 and json.loads(r.body)["version"] == "V001"
     r = await http("alice", "GET", f"/datasets/{ds['id']}/versions/V001/files")
-    assert [e["key"] for e in json.loads(r.body)["items"]] == ["a.png", "b.txt"]
+    assert [e["key"] for e in json.loads(r.body)["items"]] == ["a.png", "b.txt", "c.png"]
     r = await http("alice", "GET", f"/datasets/{ds['id']}/versions/V001/diff")
-    assert json.loads(r.body)["added"] == ["a.png", "b.txt"]
+    assert json.loads(r.body)["added"] == ["a.png", "b.txt", "c.png"]
     r = await http("alice", "GET", f"/datasets/{ds['id']}/versions/V009")
     assert r.code == 404
     r = await http("alice", "PATCH", f"/datasets/{ds['id']}", {"description": HTML})

@@ -28,8 +28,9 @@ The user-server extension reads `c.TzForwarder.*` from the usual `jupyter_server
 the magics read `c.TzMagics.*` from `ipython_config.py`.
 Environment variables of the embedded default (`make up`): `TZ_HOME` (all state), `TZ_PORT`
 (public port, 8000), `TZ_PASSWORD` (users' shared password), `TZ_ADMIN_PASSWORD` (admins',
-32+ characters), `TZ_ADMIN_USERS` (comma list, `admin`), `TZ_DB_URL`, and for tests
-`TZ_HUB_PORT`, `TZ_PROXY_API_PORT`, `TZ_SERVICE_PORT`. Clients read `TZ_URL` and `TZ_TOKEN`.
+32+ characters), `TZ_ADMIN_USERS` (comma list, `admin`), `TZ_TEAMS` (teams, i.e. JupyterHub
+groups: `vision=alice,bob;nlp=carol`), `TZ_DB_URL`, and for tests `TZ_HUB_PORT`,
+`TZ_PROXY_API_PORT`, `TZ_SERVICE_PORT`. Clients read `TZ_URL` and `TZ_TOKEN`.
 """
 
 

@@ -34,7 +34,7 @@ from s3server import moto_s3  # noqa: E402
 from test_workspace_paths import HOSTILE_PATHS  # noqa: E402  (the shared traversal corpus)
 
 from training_zoo.datasets import handlers as dataset_handlers  # noqa: E402
-from training_zoo.datasets import manifest as mf  # noqa: E402
+from training_zoo.datasets import manifests as mf  # noqa: E402
 from training_zoo.datasets.manager import TzDatasetManager  # noqa: E402
 from training_zoo.datasets.workspace import TzWorkspace  # noqa: E402
 from training_zoo.db.orm import DatasetVersion  # noqa: E402

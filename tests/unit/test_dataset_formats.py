@@ -7,7 +7,7 @@ import json
 import pytest
 
 from training_zoo.datasets import formats
-from training_zoo.datasets import manifest as mf
+from training_zoo.datasets import manifests as mf
 
 
 def e(key, labels=(), boxes=(), usage=None, sha="ab" * 32):

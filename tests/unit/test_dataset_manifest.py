@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from training_zoo.datasets import manifest as mf
+from training_zoo.datasets import manifests as mf
 from training_zoo.errors import InvalidRequest
 
 

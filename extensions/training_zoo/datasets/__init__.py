@@ -16,7 +16,7 @@ For the service, each module has one job:
 - :mod:`.paths`: confines every user-named path to the space its caller may reach.
 - :mod:`.workspace`, :mod:`.uploads`, :mod:`.ws_handlers`: the workspace ("network disk") and its
   resumable uploads.
-- :mod:`.manager`, :mod:`.manifest`, :mod:`.formats`, :mod:`.handlers`: datasets, drafts,
+- :mod:`.manager`, :mod:`.manifests`, :mod:`.formats`, :mod:`.handlers`: datasets, drafts,
   versions, annotations.
 - :mod:`.previews`: previews and thumbnails; :mod:`.cache`: versions materialised for jobs.
 

@@ -7,7 +7,7 @@
 - **ImageNet-style folder tree** (image classification): ``<split>/<label>/<file>`` when any file
   has a split, else ``<label>/<file>``; reading a tree takes the label from a file's parent folder
   and the split from a top folder named train, val (or validation) or test.
-- **manifest**: the JSON Lines of :mod:`.manifest`.
+- **manifest**: the JSON Lines of :mod:`.manifests`.
 
 Nothing here reads or writes storage: the manager moves the bytes.
 """
@@ -18,7 +18,7 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from .manifest import USAGES
+from .manifests import USAGES
 
 FORMATS = ("coco", "imagenet", "manifest")
 SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}

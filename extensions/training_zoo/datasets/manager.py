@@ -59,7 +59,7 @@ from ..identity import Identity
 from ..jobs.manager import isoformat, utcnow
 from ..storage import TzStorage, join_key
 from . import formats
-from . import manifest as mf
+from . import manifests as mf
 from .paths import MAX_KEY_BYTES, RESERVED_PREFIX, check_path, workspace_key
 from .previews import TzPreviews
 from .workspace import TzWorkspace

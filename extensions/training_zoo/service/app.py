@@ -133,6 +133,7 @@ class TzService(Application):
             parent=self, storage=self.storage, session_factory=self.sessions,
             workspace=self.workspace, previews=self.previews,
         )  # fmt: skip
+        self.jobs.datasets = self.datasets  # resolves the datasets=[...] of job specs
         self.hub_auth = HubAuth(parent=self, cache_max_age=self.hub_api_cache_seconds)
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.sessions))

@@ -41,7 +41,6 @@ import os
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .datasets.reader import FileSet
 from .snapshot import DEFAULT_MAX_BYTES, pack_directory
 from .transfers import TransferProgress, download_path, download_to, upload_path
 
@@ -1646,7 +1646,7 @@ class DatasetFile:
         return open(self.path, mode)
 
 
-class OpenedDataset:
+class OpenedDataset(FileSet):
     """A published dataset version opened for reading (what :meth:`Client.open_dataset` returns).
 
     It reads like the job-side :class:`training_zoo.datasets.reader.DatasetVersion` (``files``,
@@ -1700,12 +1700,6 @@ class OpenedDataset:
     def __repr__(self) -> str:
         return f"<OpenedDataset {self.ref} files={len(self.files)}>"
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __iter__(self) -> Iterator[DatasetFile]:
-        return iter(self.files)
-
     def __getitem__(self, key: str) -> DatasetFile:
         return self._by_key[key]
 
@@ -1713,19 +1707,6 @@ class OpenedDataset:
     def ref(self) -> str:
         """``owner/name:Vnnn``."""
         return f"{self.dataset.get('owner')}/{self.name}:{self.version}"
-
-    def split(self, usage: str | None) -> list[DatasetFile]:
-        """The files of one split: ``"train"``, ``"val"``, ``"test"`` or None (unassigned)."""
-        return [f for f in self.files if f.usage == usage]
-
-    @property
-    def labels(self) -> Counter[str]:
-        """How many files carry each label (boxes counted once per box)."""
-        counts: Counter[str] = Counter()
-        for f in self.files:
-            counts.update(f.annotations.get("labels") or [])
-            counts.update(b.get("label") for b in f.boxes if b.get("label"))
-        return counts
 
     @property
     def annotations(self) -> dict[str, dict[str, Any]]:

@@ -48,23 +48,19 @@ class DatasetFile:
         return list(self.annotations.get("boxes") or [])
 
 
-@dataclass(frozen=True)
-class DatasetVersion:
-    """A published, immutable dataset version materialised on local disk."""
+class FileSet:
+    """What every opened version offers over its ``files`` (here and in the SDK's
+    ``OpenedDataset``), so code written in a notebook runs unchanged inside a job."""
 
-    ref: str
-    name: str
-    version: str
-    root: Path
-    files: tuple[DatasetFile, ...]
+    files: tuple[Any, ...]
 
-    def __iter__(self) -> Iterator[DatasetFile]:
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.files)
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def split(self, usage: str | None) -> list[DatasetFile]:
+    def split(self, usage: str | None) -> list[Any]:
         """The files of one split: ``"train"``, ``"val"``, ``"test"`` or None (unassigned)."""
         return [f for f in self.files if f.usage == usage]
 
@@ -76,6 +72,17 @@ class DatasetVersion:
             counts.update(f.annotations.get("labels") or [])
             counts.update(b.get("label") for b in f.boxes if b.get("label"))
         return counts
+
+
+@dataclass(frozen=True)
+class DatasetVersion(FileSet):
+    """A published, immutable dataset version materialised on local disk."""
+
+    ref: str
+    name: str
+    version: str
+    root: Path
+    files: tuple[DatasetFile, ...]
 
 
 def load_version(ref: str, root: str | Path) -> DatasetVersion:

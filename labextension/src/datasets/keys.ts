@@ -126,3 +126,25 @@ export function nextUnlabeled(
   }
   return -1;
 }
+
+/**
+ * The key press of a DOM (or React) keyboard event.
+ *
+ * @param event - the event.
+ * @returns its key, modifiers and target tag.
+ */
+export function pressOf(event: {
+  key: string;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  altKey: boolean;
+  target: unknown;
+}): IKeyPress {
+  return {
+    key: event.key,
+    ctrlKey: event.ctrlKey,
+    metaKey: event.metaKey,
+    altKey: event.altKey,
+    targetTag: (event.target as { tagName?: string } | null)?.tagName
+  };
+}

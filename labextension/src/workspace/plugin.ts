@@ -19,7 +19,11 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { errorMessage } from '../api/request';
 import { IWorkspaceItem } from '../api/workspace';
 import { workspaceIcon } from '../icons';
-import { WORKSPACE_PLUGIN_ID, WorkspaceCommandIDs as IDs } from '../tokens';
+import {
+  DatasetCommandIDs,
+  WORKSPACE_PLUGIN_ID,
+  WorkspaceCommandIDs as IDs
+} from '../tokens';
 import { UploadManager } from '../uploads/manager';
 import { joinPath } from '../uploads/plan';
 import * as actions from './actions';
@@ -233,6 +237,20 @@ function activate(
     })
   });
 
+  commands.addCommand(DatasetCommandIDs.createFromFolder, {
+    label: trans.__('Create Dataset from Folder…'),
+    isVisible: () => selected()?.type === 'folder',
+    execute: async () => {
+      const item = selected();
+      if (item?.type === 'folder') {
+        await commands.execute(DatasetCommandIDs.create, {
+          space: model.space,
+          path: item.path
+        });
+      }
+    }
+  });
+
   const selector = '.jp-tz-WorkspaceRow';
   let rank = 0;
   for (const command of [
@@ -242,6 +260,7 @@ function activate(
     IDs.move,
     IDs.copy,
     IDs.copyToLab,
+    DatasetCommandIDs.createFromFolder,
     IDs.delete
   ]) {
     app.contextMenu.addItem({ command, selector, rank: rank++ });

@@ -190,3 +190,26 @@ def test_lab_copies_refuse_paths_outside_either_side(platform, alice_browser, di
     r = alice_browser.post(tz(platform, "alice", f"workspace/{direction}"), json=body,
                            headers=xsrf, timeout=30)  # fmt: skip
     assert r.status_code == status and r.json()["message"].startswith(starts), r.text
+
+
+def test_downloads_keep_their_name_and_size_and_patch_is_forwarded(platform, alice_browser):
+    s, xsrf = alice_browser, {"X-XSRFToken": alice_browser.user_xsrf}
+    body = {"space": "user:alice", "path": "named/café 1.txt", "size": 5}
+    session = s.post(tz(platform, "alice", "api/v1/uploads"), json=body, headers=xsrf,
+                     timeout=30).json()  # fmt: skip
+    s.put(tz(platform, "alice", f"api/v1/uploads/{session['id']}/parts/1"), data=b"hello",
+          headers=xsrf, timeout=30)  # fmt: skip
+    s.post(tz(platform, "alice", f"api/v1/uploads/{session['id']}/complete"), headers=xsrf,
+           timeout=30)  # fmt: skip
+    r = s.get(tz(platform, "alice", "api/v1/workspace/download"), timeout=30,
+              params={"space": "user:alice", "path": "named/café 1.txt"})  # fmt: skip
+    assert r.content == b"hello" and r.headers["Content-Length"] == "5"
+    assert "filename*=UTF-8''caf%C3%A9%201.txt" in r.headers["Content-Disposition"]
+    r = s.post(tz(platform, "alice", "api/v1/datasets"), headers=xsrf, timeout=30,
+               json={"name": "patched", "type": "generic"})  # fmt: skip
+    r = s.patch(tz(platform, "alice", f"api/v1/datasets/{r.json()['id']}"), headers=xsrf,
+                json={"description": "<b>new</b>"}, timeout=30)  # fmt: skip
+    assert r.status_code == 200 and r.json()["description"] == "<b>new</b>", r.text
+    r = s.get(tz(platform, "alice", "api/v1/no/such%25route"), timeout=30)
+    assert r.status_code == 404 and r.json()["message"] == "no such API route: " \
+        "/services/tz/api/v1/no/such%25route"  # fmt: skip

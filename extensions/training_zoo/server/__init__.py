@@ -16,7 +16,7 @@ import asyncio
 import json
 import os
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -31,7 +31,12 @@ from . import labcopy
 from .labcopy import LabPathError, ServiceClient, ServiceError, lab_path
 
 FORWARD_REQUEST_HEADERS = ("Content-Type", "Accept", "Last-Event-ID")
-FORWARD_RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "X-Accel-Buffering")
+FORWARD_RESPONSE_HEADERS = (
+    "Content-Type", "Cache-Control", "X-Accel-Buffering",
+    "Content-Disposition", "Content-Length", "ETag", "Last-Modified",
+)  # fmt: skip
+# Byte streams that may run for as long as a big file takes: they get the streaming timeout.
+LONG_RESPONSE_SUFFIXES = ("/download", "/content", "/manifest")
 
 
 class TzForwarder(LoggingConfigurable):
@@ -89,9 +94,11 @@ class TzHandler(APIHandler):
             )
             return
         url = url_path_join(fw.service_url, path)
-        stream = "text/event-stream" in headers.get("Accept", "") or self.get_query_argument(
-            "follow", ""
-        ) in ("1", "true")
+        stream = (
+            "text/event-stream" in headers.get("Accept", "")
+            or self.get_query_argument("follow", "") in ("1", "true")
+            or path.endswith(LONG_RESPONSE_SUFFIXES)
+        )
         started = False
 
         def on_header(line: str) -> None:
@@ -137,6 +144,7 @@ class TzHandler(APIHandler):
             if not started:
                 self.log.warning("TZ service unreachable at %s: %s", fw.service_url, e)
                 self.clear_header("Content-Type")
+                self.clear_header("Content-Length")
                 self.tz_error(
                     502, "the TZ service is unreachable; try again shortly", "ServiceUnavailable"
                 )
@@ -161,7 +169,7 @@ class ForwardHandler(TzHandler):
 
     async def _forward(self, path: str) -> None:
         await self.forward(
-            f"api/v1/{path}",
+            f"api/v1/{quote(path, safe='/')}",  # tornado decoded it; send it as it came
             self.request.method or "GET",
             self.request.body,
             self.request_headers(),
@@ -185,6 +193,11 @@ class ForwardHandler(TzHandler):
     @web.authenticated
     @authorized
     async def put(self, path: str) -> None:
+        await self._forward(path)
+
+    @web.authenticated
+    @authorized
+    async def patch(self, path: str) -> None:
         await self._forward(path)
 
 

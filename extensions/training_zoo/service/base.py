@@ -17,7 +17,7 @@ from jupyterhub.services.auth import HubAuth, check_scopes
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..errors import Forbidden, InvalidRequest, TzError, Unauthorized
+from ..errors import Forbidden, InvalidRequest, NotFound, TzError, Unauthorized
 from ..identity import Identity
 
 KEEPALIVE_SECONDS = 15.0
@@ -221,4 +221,5 @@ class NotFoundHandler(TzAPIHandler):
 
     async def prepare(self) -> None:
         await self.authenticate()
-        raise web.HTTPError(404, "no such API route: %s", self.request.path)
+        # A TzError, not HTTPError: its message is sent as is (a path may hold '%').
+        raise NotFound(f"no such API route: {self.request.path}", reason="NoSuchRoute")

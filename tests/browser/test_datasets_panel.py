@@ -104,6 +104,16 @@ def test_label_publish_and_preview_a_dataset_from_a_folder(platform, lab, api, s
     expect(preview.locator('.jp-tz-Preview[data-kind="image"] img')).to_be_visible()
     versions = vic.get(f"/datasets/{view.get_attribute('data-dataset-id')}/versions").json()
     assert [v["version"] for v in versions["items"]] == ["V001"]
+    # and a training job reading pets:V001 sees the five labels and shows the version it used
+    code = ("import training_zoo.datasets as d; ds = d.open('pets:V001'); "
+            "print('labeled', sum(1 for f in ds if f.label), 'of', len(ds))")  # fmt: skip
+    job = vic.wait(vic.submit(name="on-pets", code=code, datasets=["pets:V001"])["id"])
+    assert job["status"] == "succeeded" and "labeled 5 of 6" in "\n".join(vic.logs(job["id"]))
+    page.click('[data-id="tz-jobs-panel"]')
+    page.click(f'.jp-tz-JobRow[data-job-id="{job["id"]}"]')
+    job_view = page.locator(f'.jp-tz-JobView[data-job-id="{job["id"]}"]')
+    expect(job_view.locator(".jp-tz-JobLineage")).to_have_text("vic/pets:V001")
+    page.screenshot(path=str(shots / "job-lineage.png"))
     assert page.evaluate("window.__xss") is None
 
 

@@ -73,6 +73,20 @@ export interface IJobSpec {
   max_retries?: number;
   timeout?: number;
   priority?: number;
+  /** Dataset versions the job reads: `name:V001`, `owner/name:V001` or `name`. */
+  datasets?: string[];
+}
+
+/**
+ * One exact dataset version a job was given, resolved at submit.
+ */
+export interface IDatasetUse {
+  ref: string;
+  dataset_id: string;
+  owner: string;
+  name: string;
+  version: string;
+  manifest_sha256: string;
 }
 
 /**
@@ -96,6 +110,8 @@ export interface IJob {
   exit_code: number | null;
   output_dir: string;
   cloned_from: string | null;
+  /** The data the job used (absent from services older than the data module). */
+  lineage?: { datasets: IDatasetUse[] };
 }
 
 /**

@@ -64,6 +64,23 @@ export function JobHeader(props: IJobHeaderProps): JSX.Element {
       <code className="jp-tz-Path">{job.output_dir}</code>
     ]);
   }
+  const used = job.lineage?.datasets ?? [];
+  if (used.length > 0) {
+    facts.push([
+      trans.__('Datasets'),
+      <span className="jp-tz-JobLineage">
+        {used.map(d => (
+          <code
+            key={d.dataset_id}
+            className="jp-tz-Path"
+            title={trans.__('manifest sha256 %1', d.manifest_sha256)}
+          >
+            {`${d.owner}/${d.name}:${d.version}`}
+          </code>
+        ))}
+      </span>
+    ]);
+  }
   if (job.cloned_from) {
     const source = job.cloned_from;
     facts.push([

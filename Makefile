@@ -9,12 +9,13 @@ BIN := $(VENV)/bin
 LABEXT_OUT := extensions/training_zoo/labextension/package.json
 PYTEST_ARGS ?=
 
-.PHONY: up test test-lab install lint bench clean help
+.PHONY: up test test-lab install lint bench bench-data clean help
 
 help:
 	@echo "make up     start JupyterHub + proxy + TZ service on http://127.0.0.1:$${TZ_PORT:-8000}"
 	@echo "make test   install test dependencies (Chromium included) and run the whole suite"
 	@echo "make bench  run the job benchmarks (results: docs/benchmarks.md)"
+	@echo "make bench-data  run the workspace listing/upload benchmarks against moto S3 (same doc)"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -88,6 +89,11 @@ images-lint: $(VENV)/.deps
 
 bench: install
 	$(BIN)/python benchmarks/bench_jobs.py
+
+# Workspace listing and uploads vs boto3 on one moto S3 (BENCH_DATA_ARGS=--quick for a smoke run).
+BENCH_DATA_ARGS ?=
+bench-data: install
+	$(BIN)/python benchmarks/bench_data.py $(BENCH_DATA_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules labextension/node_modules labextension/lib extensions/training_zoo/labextension

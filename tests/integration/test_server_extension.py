@@ -213,3 +213,23 @@ def test_downloads_keep_their_name_and_size_and_patch_is_forwarded(platform, ali
     r = s.get(tz(platform, "alice", "api/v1/no/such%25route"), timeout=30)
     assert r.status_code == 404 and r.json()["message"] == "no such API route: " \
         "/services/tz/api/v1/no/such%25route"  # fmt: skip
+
+
+def test_no_hostile_lab_path_reaches_outside_the_lab_root(platform, alice_browser):
+    from traversal import HOSTILE_PATHS
+
+    s, xsrf = alice_browser, {"X-XSRFToken": alice_browser.user_xsrf}
+    root = (platform.home / "users" / "alice").resolve()
+    outside = lambda: {p for p in platform.home.rglob("*") if root not in p.resolve().parents  # noqa: E731
+                       and p.resolve() != root and "storage" not in p.parts}  # fmt: skip
+    before = outside()
+    for payload in HOSTILE_PATHS:
+        for direction, body in (
+            ("from-lab", {"lab_path": payload, "space": "user:alice", "path": "in"}),
+            ("to-lab", {"space": "user:alice", "path": "via-lab/blob.bin", "lab_path": payload}),
+        ):
+            r = s.post(tz(platform, "alice", f"workspace/{direction}"), json=body, headers=xsrf,
+                       timeout=30)  # fmt: skip
+            # A name that is odd but stays inside the root may succeed; nothing may leave it.
+            assert r.status_code in (200, 400, 404, 409), (direction, repr(payload), r.text)
+    assert outside() - before == set()

@@ -121,6 +121,13 @@ def test_specs_the_cluster_cannot_run_are_refused_naming_the_field(body, field):
     assert field in str(e.value)
 
 
+def test_datasets_are_refused_until_pods_can_materialise_them():
+    j = job("pytorch", 1, 0)
+    j.datasets = [{"dataset_id": "ds-1", "name": "pets", "version": "V001"}]
+    with pytest.raises(InvalidRequest, match="datasets: the Kubernetes backend"):
+        backend().check_fits(j)
+
+
 def test_more_gpus_than_any_flavor_is_refused():
     assert "largest: 8" in backend().check_fits(job("pytorch", 1, 16))
 

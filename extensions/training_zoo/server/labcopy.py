@@ -15,6 +15,7 @@ Both answer ``{"files", "bytes"}``.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import posixpath
@@ -26,6 +27,8 @@ from urllib.parse import urlencode
 from tornado import httpclient
 
 PART_SIZE = 16 << 20
+# What the Lab folder answers to a name it cannot take: a 400 naming lab_path, not a 502.
+LAB_NAME_ERRORS = {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EINVAL}
 
 
 class LabPathError(ValueError):
@@ -42,6 +45,9 @@ def lab_path(root: str, rel: object, field: str = "lab_path") -> str:
     """
     if not isinstance(rel, str) or "\x00" in rel:
         raise LabPathError(f"{field}: must be a path relative to your Lab root folder")
+    if rel not in ("", ".") and any(seg in ("", ".", "..") for seg in rel.strip("/").split("/")):
+        # Refused rather than normalised: "a/." or "a//b" is not what anyone means to name.
+        raise LabPathError(f"{field}: no empty, '.' or '..' parts, please")
     root = os.path.realpath(root)
     target = os.path.realpath(os.path.join(root, rel.lstrip("/")))
     if os.path.isabs(rel) or not (target == root or target.startswith(root + os.sep)):
@@ -150,15 +156,24 @@ async def to_lab(client: ServiceClient, space: str, path: str, dest: str,
     else:
         files = [(f["path"], os.path.join(dest, posixpath.relpath(f["path"], item["path"])))
                  async for f in client.walk(space, item["path"])]  # fmt: skip
-        os.makedirs(dest, exist_ok=True)
+        if os.path.isfile(dest):
+            raise LabPathError("lab_path: a file of that name is in the Lab folder")
     clashes = [d for _, d in files if os.path.exists(d)]
     if clashes and not overwrite:
         raise LabPathError(f"lab_path: {os.path.basename(clashes[0])} already exists in the Lab "
                            "folder (set overwrite to replace)")  # fmt: skip
     total = 0
-    for src, target in files:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        total += await client.download(space, src, target)
+    try:
+        if item["type"] == "folder":
+            os.makedirs(dest, exist_ok=True)
+        for src, target in files:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            total += await client.download(space, src, target)
+    except OSError as e:
+        if e.errno not in LAB_NAME_ERRORS:
+            raise
+        name = os.path.basename(e.filename or dest)[:80]
+        raise LabPathError(f"lab_path: {e.strerror} in the Lab folder ({name})") from None
     return {"files": len(files), "bytes": total}
 
 

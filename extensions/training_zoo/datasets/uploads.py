@@ -26,13 +26,14 @@ import math
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from traitlets import Float, Instance, Integer
+from traitlets import Float, Instance, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
@@ -71,6 +72,16 @@ class TzUploads(LoggingConfigurable):
     sweep_interval = Float(
         3600.0,
         help="Seconds between two sweeps for expired upload sessions. Default: 3600 (hourly).",
+    ).tag(config=True)
+
+    spool_dir = Unicode(
+        "",
+        help="""Folder for the temporary files that hold an S3 upload part while it is sent on.
+
+        Each part in flight takes one file of up to the part size (16 MiB by default); the files
+        have no name and vanish when the part is sent. Put it on local disk with room for the
+        parts of all concurrent uploads. Default: the system's temporary folder.
+        """,
     ).tag(config=True)
 
     @property
@@ -198,15 +209,20 @@ class TzUploads(LoggingConfigurable):
         if session["backend"] == "local":
             size, etag = await self._local_part(session, number, data, expected)
         else:
-            body = await _collect(data, expected)
+            # S3 needs a part's length and (over plain http) its sha256 before the first byte is
+            # sent, so the part is spooled to a local temporary file rather than held in memory:
+            # the service's memory stays flat however many parts are in flight.
+            body = await _spool(data, expected, self.spool_dir or None)
             bucket, skey = self.workspace._bucket_key(key)
             try:
                 resp = await self.workspace._call(
                     "upload_part", Bucket=bucket, Key=skey, UploadId=session["s3_upload_id"],
-                    PartNumber=number, Body=body)  # fmt: skip
+                    PartNumber=number, Body=body, ContentLength=expected)  # fmt: skip
             except FileNotFoundError:  # NoSuchUpload: completed or aborted meanwhile
                 raise NotFound("upload not found", reason="UploadNotFound") from None
-            size, etag = len(body), resp["ETag"].strip('"')
+            finally:
+                body.close()
+            size, etag = expected, resp["ETag"].strip('"')
         return {"number": number, "size": size, "etag": etag}
 
     async def _local_part(self, session: dict, number: int, data: bytes | AsyncIterator[bytes],
@@ -475,16 +491,24 @@ async def _chunks(data: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _collect(data: bytes | AsyncIterator[bytes], expected: int) -> bytes:
-    """The part's bytes (at most one part in memory: S3 needs its length up front)."""
-    buf = bytearray()
-    async for chunk in _chunks(data):
-        buf += chunk
-        if len(buf) > expected:
+async def _spool(data: bytes | AsyncIterator[bytes], expected: int,
+                 folder: str | None) -> IO[bytes]:  # fmt: skip
+    """The part in an anonymous temporary file, rewound; refused unless exactly ``expected``."""
+    f = await asyncio.to_thread(tempfile.TemporaryFile, dir=folder)
+    try:
+        size = 0
+        async for chunk in _chunks(data):
+            size += len(chunk)
+            if size > expected:
+                raise InvalidRequest.field("data", f"the part must be {expected} bytes")
+            await asyncio.to_thread(f.write, chunk)
+        if size != expected:
             raise InvalidRequest.field("data", f"the part must be {expected} bytes")
-    if len(buf) != expected:
-        raise InvalidRequest.field("data", f"the part must be {expected} bytes")
-    return bytes(buf)
+        await asyncio.to_thread(f.seek, 0)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -202,8 +202,11 @@ class TzService(Application):
         sweeper = asyncio.ensure_future(self.uploads.sweep_forever())
         parsed = urlparse(self.url)
         server = HTTPServer(
-            self.web_app, xheaders=True, max_body_size=self.jobs.max_snapshot_bytes + (1 << 20)
-        )
+            self.web_app, xheaders=True, max_body_size=self.jobs.max_snapshot_bytes + (1 << 20),
+            # Upload parts arrive in reads of this size: 4x tornado's default means 4x fewer
+            # wake-ups per gigabyte, for 256 KiB of buffer per connection.
+            chunk_size=256 * 1024,
+        )  # fmt: skip
         server.listen(parsed.port or 80, parsed.hostname or "127.0.0.1")
         self.log.info("TZ service %s listening on %s%s", __version__, self.url, self.prefix)
         stop = asyncio.Event()

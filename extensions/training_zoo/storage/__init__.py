@@ -41,6 +41,10 @@ def join_key(*parts: str) -> str:
     return posixpath.join(*clean)
 
 
+S3_CHECKSUMS = {"request_checksum_calculation": "when_required",
+                "response_checksum_validation": "when_required"}  # fmt: skip
+
+
 class TzStorage(LoggingConfigurable):
     """Where TZ keeps code snapshots, job outputs and logs (and later datasets and models)."""
 
@@ -66,7 +70,14 @@ class TzStorage(LoggingConfigurable):
 
     def _fs_and_root(self) -> tuple[fsspec.AbstractFileSystem, str]:
         if not hasattr(self, "_fs"):
-            fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            options = dict(self.storage_options)
+            if self.url.startswith("s3://"):
+                # Checksums only where S3 requires them: the CRC32 headers and trailers botocore
+                # adds by default since 1.36 are refused by several S3-compatible stores (older
+                # MinIO, Ceph RGW, OBS) and cost CPU on every byte uploaded. Integrity stays with
+                # SigV4's payload hash (plain http) or TLS. storage_options' config_kwargs win.
+                options["config_kwargs"] = {**S3_CHECKSUMS, **options.get("config_kwargs", {})}
+            fs, root = fsspec.core.url_to_fs(self.url, **options)
             self._fs, self._root = fs, root.rstrip("/")
         return self._fs, self._root
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
 
 from s3server import moto_s3  # noqa: E402
-from test_workspace_paths import HOSTILE_PATHS  # noqa: E402  (the shared traversal corpus)
+from traversal import HOSTILE_PATHS  # noqa: E402  (the shared traversal corpus)
 
 from training_zoo.datasets import handlers as dataset_handlers  # noqa: E402
 from training_zoo.datasets import manifests as mf  # noqa: E402

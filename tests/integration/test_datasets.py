@@ -447,6 +447,25 @@ async def test_coco_and_manifest_round_trip(dm) -> None:
     assert "path" in e.value.errors
 
 
+async def test_coco_export_gives_real_image_sizes(dm) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    png = BytesIO()
+    Image.new("RGB", (40, 30)).save(png, "PNG")
+    await write(dm, ALICE, {"sized/a.png": png.getvalue(), "sized/notes.txt": b"not an image"})
+    ds = await dm.create(ALICE, {"name": "sized", "type": "object_detection"})
+    await dm.add_files(ALICE, ds["id"], {"source": "workspace", "space": "user:alice",
+                                         "path": "sized"})  # fmt: skip
+    await dm.export(ALICE, ds["id"], {"format": "coco", "space": "user:alice",
+                                      "path": "sized.json"})  # fmt: skip
+    chunks = await dm.workspace.open_read(ALICE, "user:alice", "sized.json")
+    doc = json.loads(b"".join([c async for c in chunks]))
+    sizes = {i["file_name"]: (i["width"], i["height"]) for i in doc["images"]}
+    assert sizes == {"a.png": (40, 30), "notes.txt": (0, 0)}
+
+
 async def test_imagenet_round_trip(dm) -> None:
     ds = await make_dataset(dm)
     files = await all_files(dm, ALICE, ds["id"])

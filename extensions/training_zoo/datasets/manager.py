@@ -39,6 +39,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO, Any
 
+from PIL import Image as PILImage
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,7 +62,7 @@ from ..storage import TzStorage, join_key
 from . import formats
 from . import manifests as mf
 from .paths import MAX_KEY_BYTES, RESERVED_PREFIX, check_path, workspace_key
-from .previews import TzPreviews
+from .previews import DECODED_FORMATS, TzPreviews
 from .workspace import TzWorkspace
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -1225,7 +1226,9 @@ class TzDatasetManager(LoggingConfigurable):
         if fmt == "manifest":
             return await ws.write_bytes(user, space, path, mf.encode(entries), overwrite)  # type: ignore[arg-type]
         if fmt == "coco":
-            doc = json.dumps(formats.to_coco(entries, labels), ensure_ascii=False, indent=1)
+            sizes = await self._image_sizes(entries)
+            doc = json.dumps(formats.to_coco(entries, labels, sizes), ensure_ascii=False,
+                             indent=1)  # fmt: skip
             return await ws.write_bytes(user, space, path, doc.encode(), overwrite)  # type: ignore[arg-type]
         layout, _unlabeled = formats.imagenet_layout(entries)
         if await ws._kind(target) is not None:
@@ -1240,6 +1243,30 @@ class TzDatasetManager(LoggingConfigurable):
                 continue  # a label that cannot be a folder name ('..', control characters)
         await self._copy_all(pairs)
         return await ws.mkdir(user, space, path, exist_ok=True)  # type: ignore[arg-type]
+
+    async def _image_sizes(self, entries: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+        """``(width, height)`` of every entry Pillow can read the header of (COCO needs them).
+
+        Only the header is read (small range reads on S3); files that are not images are left
+        out, and COCO gets 0 for them.
+        """
+        fs = self.storage.fs
+        sem = asyncio.Semaphore(max(1, self.hash_concurrency))
+
+        def size_of(source: str) -> tuple[int, int] | None:
+            try:
+                with fs.open(self.storage.path(source), "rb", block_size=256 * 1024) as f:
+                    with PILImage.open(f, formats=DECODED_FORMATS) as im:
+                        return im.size
+            except (OSError, ValueError, PILImage.DecompressionBombError):
+                return None
+
+        async def one(e: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
+            async with sem:
+                return e["key"], await asyncio.to_thread(size_of, e["source"])
+
+        found = await asyncio.gather(*(one(e) for e in entries))
+        return {key: size for key, size in found if size is not None}
 
     async def _copy_all(self, pairs: list[tuple[str, str]]) -> None:
         ws = self.workspace

@@ -118,7 +118,7 @@ _EXTENSION_KINDS: dict[str, str] = {
 # The only formats Pillow may decode here. An allowlist, so that a user file can never reach EPS or
 # PDF (which run Ghostscript) or one of Pillow's rarer, less-hardened plugins. (Camera JPEGs
 # with extra pictures still open: the JPEG plugin hands them on as MPO.)
-_DECODED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
+DECODED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 
 
 # -- detection ---------------------------------------------------------------------------------
@@ -379,7 +379,7 @@ def _open_image(name: str, f: IO[bytes], max_pixels: int | None) -> PILImage.Ima
     try:
         # Image.open reads only the header. Pillow refuses on its own past twice its global
         # limit; our own (per-call) limit is checked right below, before any decoding.
-        im = Image.open(f, formats=_DECODED_FORMATS)
+        im = Image.open(f, formats=DECODED_FORMATS)
     except Image.DecompressionBombError:
         raise _file_error(name, "image is too large to decode (decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

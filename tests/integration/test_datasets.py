@@ -466,6 +466,30 @@ async def test_coco_export_gives_real_image_sizes(dm) -> None:
     assert sizes == {"a.png": (40, 30), "notes.txt": (0, 0)}
 
 
+async def test_a_source_overwritten_while_it_is_added_is_refused_not_mislabelled(dm, monkeypatch):
+    await write(dm, ALICE, {"race/a.bin": b"first bytes"})
+    ds = await dm.create(ALICE, {"name": "race", "type": "generic"})
+    if dm.workspace.is_local:
+        pytest.skip("the local folder hashes while it copies: there is no window")
+    hash_s3 = dm._hash_s3
+
+    async def hash_then_overwrite(key):
+        found = await hash_s3(key)
+        await dm.workspace.write_bytes(ALICE, "user:alice", "race/a.bin", b"other bytes!!")
+        return found
+
+    monkeypatch.setattr(dm, "_hash_s3", hash_then_overwrite)
+    with pytest.raises(Conflict) as e:
+        await dm.add_files(ALICE, ds["id"], {"source": "workspace", "space": "user:alice",
+                                             "path": "race"})  # fmt: skip
+    assert e.value.reason == "SourceChanged" and "a.bin" in e.value.message
+    assert (await dm.get(ALICE, ds["id"]))["draft"]["files"] == 0
+    monkeypatch.undo()
+    await dm.add_files(ALICE, ds["id"], {"source": "workspace", "space": "user:alice",
+                                         "path": "race"})  # fmt: skip
+    assert await dm.read_file(ALICE, ds["id"], "a.bin") == b"other bytes!!"
+
+
 async def test_imagenet_round_trip(dm) -> None:
     ds = await make_dataset(dm)
     files = await all_files(dm, ALICE, ds["id"])

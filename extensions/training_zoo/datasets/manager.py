@@ -80,6 +80,9 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+MAX_SINGLE_COPY = 5 * 1024**3  # S3 CopyObject's limit
+
+
 def _fields(body: object, allowed: set[str], field: str = "body") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest.field(field, "must be a JSON object")
@@ -547,7 +550,8 @@ class TzDatasetManager(LoggingConfigurable):
         space = f"{'user' if parts[1] == 'users' else 'team'}:{parts[2]}"
         return space, "/".join(parts[3:])
 
-    async def _hash_s3(self, key: str) -> tuple[str, int]:
+    async def _hash_s3(self, key: str) -> tuple[str, int, str]:
+        """``(sha256, size, ETag)`` of a stored object, read once."""
         ws = self.workspace
         bucket, skey = ws._bucket_key(key)
         try:
@@ -558,7 +562,39 @@ class TzDatasetManager(LoggingConfigurable):
         async for chunk in ws._s3_chunks(resp["Body"], CHUNK):
             digest.update(chunk)
             size += len(chunk)
-        return digest.hexdigest(), size
+        return digest.hexdigest(), size, resp["ETag"]
+
+    async def _copy_if_unchanged(self, key: str, blob: str, etag: str, size: int) -> None:
+        """Server-side copy of ``key`` to ``blob`` only if it still has ``etag`` (what was hashed).
+
+        Raises
+        ------
+        Conflict
+            When the source was overwritten after it was hashed (add it again).
+        """
+        ws = self.workspace
+        if size > MAX_SINGLE_COPY:
+            # CopyObject stops at 5 GiB; s3fs copies bigger objects in parts without the
+            # condition, and reads check the sha256 instead.
+            await ws._s3(self.storage.fs._cp_file(self.storage.path(key), self.storage.path(blob)))
+            return
+        bucket, skey = ws._bucket_key(key)
+        _, bkey = ws._bucket_key(blob)
+        name = key.rsplit("/", 1)[-1]
+        try:
+            resp = await ws._call("copy_object", Bucket=bucket, Key=bkey, CopySourceIfMatch=etag,
+                                  CopySource={"Bucket": bucket, "Key": skey})  # fmt: skip
+        except (FileNotFoundError, OSError) as e:
+            # 412 PreconditionFailed (changed) or 404 (deleted) since it was hashed.
+            raise Conflict(f"{name} changed while it was being added; add it again",
+                           reason="SourceChanged", log_message=str(e)) from None  # fmt: skip
+        copied = resp.get("CopyObjectResult", {}).get("ETag")
+        if "-" not in etag and copied is not None and copied != etag:
+            # Stores that ignore the condition: a single-part object's ETag is its MD5, and the
+            # copy's must equal it. (A multipart source's ETag is not an MD5; reads still check.)
+            await ws._call("delete_object", Bucket=bucket, Key=bkey)
+            raise Conflict(f"{name} changed while it was being added; add it again",
+                           reason="SourceChanged")
 
     def _ingest_local(self, ds_id: str, key: str, copy: bool) -> tuple[str, int]:
         src = self.storage.local_path(key)
@@ -597,14 +633,11 @@ class TzDatasetManager(LoggingConfigurable):
         if self.workspace.is_local:
             sha, size = await asyncio.to_thread(self._ingest_local, ds_id, key, copy)
         else:
-            sha, size = await self._hash_s3(key)
+            sha, size, etag = await self._hash_s3(key)
             if copy:
                 blob = join_key("datasets", ds_id, "blobs", sha)
                 if await self.workspace._s3_head(blob) is None:
-                    # Server-side copy. A source overwritten between the hash and the copy would
-                    # give a blob whose bytes differ from its name; reads verify the sha256.
-                    src, dst = self.storage.path(key), self.storage.path(blob)
-                    await self.workspace._s3(self.storage.fs._cp_file(src, dst))
+                    await self._copy_if_unchanged(key, blob, etag, size)
         source = join_key("datasets", ds_id, "blobs", sha) if copy else key
         return sha, size, source
 

@@ -30,6 +30,7 @@ def served() -> set[str]:
     TzService.__init__(app)
     app.prefix = "/services/tz/"
     app.hub_auth = app.jobs = app.registry = None
+    app.workspace = app.uploads = app.previews = app.datasets = None
     out = set()
     for rule in app.make_app().default_router.rules[0].target.rules:
         pattern = rule.matcher.regex.pattern.rstrip("$")

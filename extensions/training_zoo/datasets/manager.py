@@ -58,6 +58,7 @@ from ..errors import (
 )
 from ..identity import Identity
 from ..jobs.manager import isoformat, utcnow
+from ..jobs.types import check_fields
 from ..storage import TzStorage, join_key
 from . import formats
 from . import manifests as mf
@@ -81,16 +82,6 @@ def _sha(text: str) -> str:
 
 
 MAX_SINGLE_COPY = 5 * 1024**3  # S3 CopyObject's limit
-
-
-def _fields(body: object, allowed: set[str], field: str = "body") -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidRequest.field(field, "must be a JSON object")
-    unknown = set(body) - allowed
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidRequest.field(name, "unknown field")
-    return body
 
 
 def _str(body: dict, name: str, default: str | None = None, limit: int = 1024) -> str:
@@ -280,7 +271,7 @@ class TzDatasetManager(LoggingConfigurable):
         Conflict
             ``DatasetExists``: the caller already has a dataset with that name.
         """
-        body = _fields(body, {"name", "description", "type", "visibility", "team", "labels"})
+        body = check_fields(body, {"name", "description", "type", "visibility", "team", "labels"})
         name = body.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise InvalidRequest.field(
@@ -370,7 +361,7 @@ class TzDatasetManager(LoggingConfigurable):
         Forbidden
             A team member changing who may see the dataset, or a reader changing anything.
         """
-        body = _fields(body, {"description", "visibility", "team", "labels"})
+        body = check_fields(body, {"description", "visibility", "team", "labels"})
         with self.sessions() as db:
             ds = self._get(db, user, ds_id, write=True)
             if ({"visibility", "team"} & set(body)) and not (user.admin or ds.owner == user.name):
@@ -593,8 +584,9 @@ class TzDatasetManager(LoggingConfigurable):
             # Stores that ignore the condition: a single-part object's ETag is its MD5, and the
             # copy's must equal it. (A multipart source's ETag is not an MD5; reads still check.)
             await ws._call("delete_object", Bucket=bucket, Key=bkey)
-            raise Conflict(f"{name} changed while it was being added; add it again",
-                           reason="SourceChanged")
+            raise Conflict(
+                f"{name} changed while it was being added; add it again", reason="SourceChanged"
+            )
 
     def _ingest_local(self, ds_id: str, key: str, copy: bool) -> tuple[str, int]:
         src = self.storage.local_path(key)
@@ -649,12 +641,12 @@ class TzDatasetManager(LoggingConfigurable):
         prefix = body.get("prefix", "")
         check_path(prefix, "prefix")
         if source == "workspace":
-            _fields(body, {"source", "space", "path", "prefix"})
+            check_fields(body, {"source", "space", "path", "prefix"})
             space, path = body.get("space"), body.get("path", "")
             key = workspace_key(user, space, path)  # type: ignore[arg-type]
             copy = True
         elif source == "s3":
-            _fields(body, {"source", "uri", "prefix"})
+            check_fields(body, {"source", "uri", "prefix"})
             space, path = self._s3_source_key(user, body.get("uri"))
             key = workspace_key(user, space, path, field="uri")
             copy = False
@@ -742,7 +734,7 @@ class TzDatasetManager(LoggingConfigurable):
         the draft's file count afterwards, and files left out (unchanged, or names that cannot be
         keys).
         """
-        body = _fields(body, {"source", "space", "path", "prefix", "uri"})
+        body = check_fields(body, {"source", "space", "path", "prefix", "uri"})
         with self.sessions() as db:
             self._get(db, user, ds_id, write=True)
         found, skipped, copy = await self._collect(user, body)
@@ -756,7 +748,7 @@ class TzDatasetManager(LoggingConfigurable):
 
     async def remove_files(self, user: Identity, ds_id: str, body: object) -> None:
         """Remove draft entries by key (published versions keep theirs)."""
-        body = _fields(body, {"keys"})
+        body = check_fields(body, {"keys"})
         keys = body.get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise InvalidRequest.field("keys", "must be a list of file keys")
@@ -781,7 +773,7 @@ class TzDatasetManager(LoggingConfigurable):
         NotFound
             No such file in the draft.
         """
-        body = _fields(body, {"key", "revision", "annotations", "usage"})
+        body = check_fields(body, {"key", "revision", "annotations", "usage"})
         key = _str(body, "key", None, MAX_KEY_BYTES)
         revision = body.get("revision")
         if isinstance(revision, bool) or not isinstance(revision, int):
@@ -851,7 +843,7 @@ class TzDatasetManager(LoggingConfigurable):
             ``PublishConflict`` when the database could not give a number (lock timeout,
             deadlock victim) or the version row could not be inserted; publishing again works.
         """
-        body = _fields(body if body is not None else {}, {"note"})
+        body = check_fields(body if body is not None else {}, {"note"})
         note = _str(body, "note", "", MAX_DESCRIPTION)
         with self.sessions() as db:
             self._get(db, user, ds_id, write=True)
@@ -1151,7 +1143,7 @@ class TzDatasetManager(LoggingConfigurable):
         Returns ``{"added", "updated", "skipped", "labels"}``: files added, files whose
         annotations were set, entries that matched no file, and the labels added.
         """
-        body = _fields(body, {"format", "space", "path"})
+        body = check_fields(body, {"format", "space", "path"})
         fmt = body.get("format")
         if fmt not in formats.FORMATS:
             raise InvalidRequest.field("format", f"must be one of {', '.join(formats.FORMATS)}")
@@ -1238,7 +1230,7 @@ class TzDatasetManager(LoggingConfigurable):
         Conflict
             ``PathExists`` when something is at ``path`` and ``overwrite`` is not true.
         """
-        body = _fields(body, {"format", "version", "space", "path", "overwrite"})
+        body = check_fields(body, {"format", "version", "space", "path", "overwrite"})
         fmt = body.get("format")
         if fmt not in formats.FORMATS:
             raise InvalidRequest.field("format", f"must be one of {', '.join(formats.FORMATS)}")

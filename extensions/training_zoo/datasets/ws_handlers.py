@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..bodystream import BodyRelay
 from ..errors import InvalidRequest
+from ..jobs.types import check_fields
 from ..service.base import TzAPIHandler
 from .previews import THUMBNAIL_MAX, THUMBNAIL_MIN, TzPreviews
 from .uploads import MAX_PART_SIZE, TzUploads
@@ -25,7 +26,6 @@ from .workspace import MAX_LIMIT, TzWorkspace
 
 READ, WRITE = "custom:tz:workspace:read", "custom:tz:workspace:write"
 UPLOAD_ID = r"(?P<upload_id>[0-9a-f]{32})"
-_CLOSED = object()  # sentinel: the client hung up mid-part
 
 
 class WorkspaceBase(TzAPIHandler):
@@ -40,16 +40,16 @@ class WorkspaceBase(TzAPIHandler):
     def space_and_path(self) -> tuple[str, str]:
         return self.text_argument("space"), self.text_argument("path")
 
-    def body_fields(self, *names: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-        body = self.get_json_body()
-        if not isinstance(body, dict):
-            raise InvalidRequest.field("body", "must be a JSON object")
-        unknown = sorted(set(body) - set(names) - set(optional))
-        if unknown:
-            raise InvalidRequest.field(unknown[0], "is not a known field")
+    def body_fields(self, *names: str, optional: tuple[str, ...] = (),
+                    flags: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+        """The JSON body: ``names`` required, ``optional`` allowed, ``flags`` booleans (False)."""
+        body = check_fields(self.get_json_body(), {*names, *optional, *flags})
         for name in names:
             if name not in body:
                 raise InvalidRequest.field(name, "is required")
+        for flag in flags:
+            if not isinstance(body.setdefault(flag, False), bool):
+                raise InvalidRequest.field(flag, "must be true or false")
         return body
 
 
@@ -147,11 +147,9 @@ class MkdirHandler(WorkspaceBase):
     required_scopes = {"POST": WRITE}
 
     async def post(self) -> None:
-        body = self.body_fields("space", "path", optional=("exist_ok",))
-        exist_ok = body.get("exist_ok", False)
-        if not isinstance(exist_ok, bool):
-            raise InvalidRequest.field("exist_ok", "must be true or false")
-        item = await self.workspace.mkdir(self.identity, body["space"], body["path"], exist_ok)
+        body = self.body_fields("space", "path", flags=("exist_ok",))
+        item = await self.workspace.mkdir(self.identity, body["space"], body["path"],
+                                          body["exist_ok"])  # fmt: skip
         self.write_json(item, 201)
 
 
@@ -160,13 +158,13 @@ class TransferHandler(WorkspaceBase):
 
     async def post(self, action: str) -> None:
         """``move`` or ``copy`` ``path`` to ``target`` (optionally into ``target_space``)."""
-        body = self.body_fields("space", "path", "target", optional=("overwrite", "target_space"))
-        overwrite = body.get("overwrite", False)
-        if not isinstance(overwrite, bool):
-            raise InvalidRequest.field("overwrite", "must be true or false")
+        body = self.body_fields("space", "path", "target", optional=("target_space",),
+                                flags=("overwrite",))  # fmt: skip
         op = self.workspace.move if action == "move" else self.workspace.copy
-        item = await op(self.identity, body["space"], body["path"], body["target"],
-                        overwrite=overwrite, target_space=body.get("target_space"))  # fmt: skip
+        item = await op(
+            self.identity, body["space"], body["path"], body["target"],
+            overwrite=body["overwrite"], target_space=body.get("target_space"),
+        )  # fmt: skip
         self.write_json(item)
 
 
@@ -189,13 +187,11 @@ class UploadsHandler(WorkspaceBase):
 
     async def post(self) -> None:
         """Open an upload session; 201 with its part plan."""
-        body = self.body_fields("space", "path", "size", optional=("part_size", "overwrite"))
-        overwrite = body.get("overwrite", False)
-        if not isinstance(overwrite, bool):
-            raise InvalidRequest.field("overwrite", "must be true or false")
+        body = self.body_fields("space", "path", "size", optional=("part_size",),
+                                flags=("overwrite",))  # fmt: skip
         session = await self.uploads.create(
             self.identity, body["space"], body["path"], body["size"], body.get("part_size"),
-            overwrite,
+            body["overwrite"],
         )  # fmt: skip
         self.set_header("Location", f"{self.request.path.rstrip('/')}/{session['id']}")
         self.write_json(session, 201)
@@ -234,36 +230,23 @@ class UploadPartHandler(WorkspaceBase):
             number = int(self.path_kwargs["number"])
         except ValueError:
             raise InvalidRequest.field("number", "must be an integer") from None
-        # A small queue is the back-pressure: a slow store slows the sender, not our memory.
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
-        self.task = asyncio.ensure_future(
-            self.uploads.put_part(self.identity, self.path_kwargs["upload_id"], number, self.body())
+        upload_id = self.path_kwargs["upload_id"]
+        self.relay = BodyRelay(
+            lambda body: self.uploads.put_part(self.identity, upload_id, number, body)
         )
 
-    async def body(self) -> AsyncIterator[bytes]:
-        while (chunk := await self.queue.get()) is not None:
-            if chunk is _CLOSED:
-                raise InvalidRequest.field("data", "the connection closed before the part ended")
-            yield chunk
-
     async def data_received(self, chunk: bytes) -> None:
-        put = asyncio.ensure_future(self.queue.put(chunk))
-        await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
-        if not put.done():
-            put.cancel()  # the part was refused already: drain the rest of the body
+        await self.relay.feed(chunk)
 
     def on_connection_close(self) -> None:
-        task = getattr(self, "task", None)
-        if task is not None and not task.done():
-            self.queue.put_nowait(_CLOSED) if not self.queue.full() else task.cancel()
+        if hasattr(self, "relay"):
+            self.relay.abort()
 
     async def put(self, upload_id: str, number: str) -> None:
-        if not self.task.done():
-            await self.queue.put(None)
-        self.write_json(await self.task)
+        self.write_json(await self.relay.end())
 
     def on_finish(self) -> None:
-        task = getattr(self, "task", None)
+        task = self.relay.task if hasattr(self, "relay") else None
         if task is not None and task.done() and not task.cancelled():
             task.exception()  # consumed: a refused part is reported, not logged as unretrieved
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -26,6 +27,7 @@ from tornado.iostream import StreamClosedError
 from traitlets import Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..bodystream import BodyRelay
 from ..snapshot import SnapshotTooLarge, pack_directory
 from . import labcopy
 from .labcopy import LabPathError, ServiceClient, ServiceError, lab_path
@@ -221,16 +223,16 @@ class PartForwardHandler(TzHandler):
             raise web.HTTPError(403, "not authorized to use the TZ API")
         self.request.connection.set_max_body_size(MAX_PART_BYTES)  # type: ignore[union-attr]
         length = self.request.headers.get("Content-Length")
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
-        self.upstream = asyncio.ensure_future(self.relay(length))
+        self.relay = BodyRelay(lambda body: self.send_on(length, body))
 
-    async def relay(self, length: str | None) -> httpclient.HTTPResponse | None:
+    async def send_on(self, length: str | None,
+                      body: AsyncIterator[bytes]) -> httpclient.HTTPResponse | None:  # fmt: skip
         fw = self.forwarder
         if not fw.service_url or not fw.token or length is None:
             return None
 
         async def producer(write: Any) -> None:
-            while (chunk := await self.queue.get()) is not None:
+            async for chunk in body:
                 await write(chunk)
 
         request = httpclient.HTTPRequest(
@@ -248,24 +250,18 @@ class PartForwardHandler(TzHandler):
         return await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
 
     async def data_received(self, chunk: bytes) -> None:
-        put = asyncio.ensure_future(self.queue.put(chunk))
-        await asyncio.wait({put, self.upstream}, return_when=asyncio.FIRST_COMPLETED)
-        if not put.done():
-            put.cancel()  # the service answered early (a refusal): drop the rest
+        await self.relay.feed(chunk)
 
     def on_connection_close(self) -> None:
-        upstream = getattr(self, "upstream", None)
-        if upstream is not None and not upstream.done():
-            upstream.cancel()  # the browser hung up: hang up on the service too
+        if hasattr(self, "relay"):
+            self.relay.abort()  # the browser hung up: hang up on the service too
 
     async def put(self, path: str) -> None:
         if self.request.headers.get("Content-Length") is None:
             self.tz_error(411, "Content-Length: required for upload parts", "InvalidField")
             return
-        if not self.upstream.done():
-            await self.queue.put(None)
         try:
-            response = await self.upstream
+            response = await self.relay.end()
         except (OSError, httpclient.HTTPError) as e:
             self.log.warning("TZ service unreachable at %s: %s", self.forwarder.service_url, e)
             response = None

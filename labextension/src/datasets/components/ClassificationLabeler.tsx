@@ -8,6 +8,7 @@ import { useSignal } from '../../jobs/hooks';
 import { keyAction, pressOf } from '../keys';
 import { LabelingModel } from '../labeling';
 import { LabelButtons } from './LabelButtons';
+import { LabelerPlaceholder } from './LabelerPlaceholder';
 import { LabelingProgress } from './LabelingProgress';
 
 /**
@@ -72,18 +73,13 @@ export function ClassificationLabeler(
     }
   };
 
-  if (!model.loaded) {
-    return <div className="jp-tz-Empty">{trans.__('Loading…')}</div>;
-  }
-  if (!file) {
-    return model.error ? (
-      <div className="jp-tz-Unavailable" role="alert">
-        {model.error}
-      </div>
-    ) : (
-      <div className="jp-tz-Empty">
-        {trans.__('The draft has no files. Add some from the workspace.')}
-      </div>
+  if (!model.loaded || !file) {
+    return (
+      <LabelerPlaceholder
+        loaded={model.loaded}
+        error={model.error}
+        trans={trans}
+      />
     );
   }
   const current = file.annotations?.labels?.[0] ?? null;

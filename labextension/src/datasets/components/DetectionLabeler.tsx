@@ -9,6 +9,7 @@ import { keyAction, pressOf } from '../keys';
 import { LabelingModel } from '../labeling';
 import { BoxEditor } from './BoxEditor';
 import { LabelButtons } from './LabelButtons';
+import { LabelerPlaceholder } from './LabelerPlaceholder';
 import { LabelingProgress } from './LabelingProgress';
 
 /**
@@ -88,18 +89,13 @@ export function DetectionLabeler(props: IDetectionLabelerProps): JSX.Element {
     }
   };
 
-  if (!model.loaded) {
-    return <div className="jp-tz-Empty">{trans.__('Loading…')}</div>;
-  }
-  if (!file) {
-    return model.error ? (
-      <div className="jp-tz-Unavailable" role="alert">
-        {model.error}
-      </div>
-    ) : (
-      <div className="jp-tz-Empty">
-        {trans.__('The draft has no files. Add some from the workspace.')}
-      </div>
+  if (!model.loaded || !file) {
+    return (
+      <LabelerPlaceholder
+        loaded={model.loaded}
+        error={model.error}
+        trans={trans}
+      />
     );
   }
   return (

@@ -10,6 +10,9 @@ training process stays cheap:
 - ``datasets``: the package :mod:`training_zoo.datasets`, whose missing attributes resolve to
   :mod:`training_zoo.sdk_datasets` (``tz.datasets.list/create/upload/publish/versions/open/diff/
   export``);
+- ``models``: the package :mod:`training_zoo.models`, forwarding likewise to
+  :mod:`training_zoo.sdk_models` (``tz.models.register/load/convert/evaluate/compare...``) and
+  offering ``tz.models.save`` inside training jobs;
 - ``log_metrics``: record scalars from inside a job;
 - ``load_ipython_extension``: ``%load_ext training_zoo``;
 - ``_jupyter_server_extension_points`` / ``_jupyter_labextension_paths``: Jupyter discovery hooks.
@@ -23,7 +26,7 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["Client", "__version__", "connect", "datasets", "log_metrics", "workspace"]
+__all__ = ["Client", "__version__", "connect", "datasets", "log_metrics", "models", "workspace"]
 
 
 def __getattr__(name: str) -> Any:
@@ -42,6 +45,9 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(".sdk_workspace", __name__)
     if name == "datasets":
         return _datasets_package()
+    if name == "models":
+        # Same shape as datasets: the service's package, forwarding SDK names it lacks.
+        return importlib.import_module(".models", __name__)
     raise AttributeError(name)
 
 

@@ -6,7 +6,6 @@ import mimetypes
 import posixpath
 from urllib.parse import quote
 
-from ..errors import TzError
 from ..service.base import TzAPIHandler
 from .manager import TzDatasetManager
 
@@ -138,18 +137,7 @@ class ContentHandler(DatasetsBase):
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
         self.set_header("Content-Length", str(entry["size"]))
         self.set_header("Cache-Control", "private, max-age=0")
-        try:
-            async for chunk in chunks:
-                self.write(chunk)
-                await self.flush()
-        except TzError as exc:
-            # Headers are out: the only honest signal left is a cut connection (the client sees
-            # fewer bytes than Content-Length).
-            self.log.warning("GET %s: %s", self.request.path, exc.log_message)
-            if self.request.connection is not None:
-                self.request.connection.close()  # type: ignore[attr-defined]
-            return
-        self.finish()
+        await self.send_chunks(chunks)
 
 
 class PreviewHandler(DatasetsBase):

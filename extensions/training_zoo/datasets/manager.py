@@ -47,6 +47,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
 
+from .. import sharing
 from ..db.orm import Dataset, DatasetFile, DatasetVersion
 from ..errors import (
     BackendUnavailable,
@@ -141,22 +142,8 @@ class TzDatasetManager(LoggingConfigurable):
 
     # ================================================================== access
 
-    @staticmethod
-    def can_read(ds: Dataset, user: Identity) -> bool:
-        return (
-            user.admin
-            or ds.owner == user.name
-            or ds.visibility == "public"
-            or (ds.visibility == "team" and ds.team is not None and ds.team in user.groups)
-        )
-
-    @staticmethod
-    def can_write(ds: Dataset, user: Identity) -> bool:
-        return (
-            user.admin
-            or ds.owner == user.name
-            or (ds.visibility == "team" and ds.team is not None and ds.team in user.groups)
-        )
+    can_read = staticmethod(sharing.can_read)
+    can_write = staticmethod(sharing.can_write)
 
     def _get(self, db: Session, user: Identity, ds_id: str, write: bool = False) -> Dataset:
         ds = db.get(Dataset, ds_id) if isinstance(ds_id, str) else None
@@ -182,12 +169,7 @@ class TzDatasetManager(LoggingConfigurable):
         return ds
 
     def _visibility_clause(self, user: Identity):  # type: ignore[no-untyped-def]
-        clause = or_(Dataset.owner == user.name, Dataset.visibility == "public")
-        if user.groups:
-            clause = or_(
-                clause, (Dataset.visibility == "team") & Dataset.team.in_(list(user.groups))
-            )
-        return clause
+        return sharing.readable_clause(Dataset, user)
 
     # ================================================================== dicts
 
@@ -252,14 +234,7 @@ class TzDatasetManager(LoggingConfigurable):
     # ================================================================== datasets
 
     def _check_team(self, user: Identity, visibility: str, team: object) -> str | None:
-        if team is not None:
-            if not isinstance(team, str) or not team:
-                raise InvalidRequest.field("team", "must be a group name or null")
-            if team not in user.groups and not user.admin:
-                raise InvalidRequest.field("team", f"you are not a member of the group {team!r}")
-        if visibility == "team" and team is None:
-            raise InvalidRequest.field("team", "team visibility needs a team (one of your groups)")
-        return team  # type: ignore[return-value]
+        return sharing.check_visibility(user, visibility, team)[1]
 
     async def create(self, user: Identity, body: object) -> dict[str, Any]:
         """Create an empty dataset owned by the caller.
@@ -1053,23 +1028,9 @@ class TzDatasetManager(LoggingConfigurable):
         not match (an S3 object referenced in place was overwritten since it was added).
         """
         e = await self._entry(user, ds_id, key, version)
-        source = e["source"]
-        if self.workspace.is_local:
-            path = self.storage.local_path(source)
-            assert path is not None
-            if not await asyncio.to_thread(path.is_file):
-                raise NotFound(
-                    f"the bytes of {key!r} are gone from storage", reason="SourceMissing"
-                )
-            chunks = self.workspace._local_chunks(path, CHUNK)
-        else:
-            bucket, skey = self.workspace._bucket_key(source)
-            try:
-                resp = await self.workspace._call("get_object", Bucket=bucket, Key=skey)
-            except FileNotFoundError:
-                raise NotFound(f"the bytes of {key!r} are gone from storage",
-                               reason="SourceMissing") from None  # fmt: skip
-            chunks = self.workspace._s3_chunks(resp["Body"], CHUNK)
+        chunks = await self.workspace.read_key(e["source"], CHUNK)
+        if chunks is None:
+            raise NotFound(f"the bytes of {key!r} are gone from storage", reason="SourceMissing")
         return e, self._verified(chunks, e)
 
     @staticmethod

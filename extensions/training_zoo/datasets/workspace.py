@@ -461,13 +461,24 @@ class TzWorkspace(LoggingConfigurable):
             raise NotFound("file not found", reason="PathNotFound")
         if kind == "folder":
             raise InvalidRequest.field("path", "is a folder, not a file")
+        chunks = await self.read_key(key, chunk_size)
+        if chunks is None:
+            raise NotFound("file not found", reason="PathNotFound")
+        return chunks
+
+    async def read_key(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes] | None:
+        """The bytes of the object at ``key`` (a key the caller has confined), streamed; None
+        when there is no such object. Awaiting it opens the object, iterating reads it."""
         if self.is_local:
-            return self._local_chunks(self._local(key), chunk_size)
+            path = self._local(key)
+            if not await asyncio.to_thread(path.is_file):
+                return None
+            return self._local_chunks(path, chunk_size)
         bucket, skey = self._bucket_key(key)
         try:
             resp = await self._call("get_object", Bucket=bucket, Key=skey)
         except FileNotFoundError:
-            raise NotFound("file not found", reason="PathNotFound") from None
+            return None
         return self._s3_chunks(resp["Body"], chunk_size)
 
     async def source(

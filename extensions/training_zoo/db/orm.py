@@ -59,6 +59,9 @@ class Job(Base):
     datasets: Mapped[list[JobDataset]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="JobDataset.position"
     )
+    models: Mapped[list[JobModel]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="JobModel.position"
+    )
 
 
 class JobEvent(Base):
@@ -98,6 +101,27 @@ class JobDataset(Base):
     manifest_sha256: Mapped[str] = mapped_column(String(64))
 
     job: Mapped[Job] = relationship(back_populates="datasets")
+
+
+class JobModel(Base):
+    """Lineage: one exact model version a job was given as input (resolved once, at submit).
+
+    Like :class:`JobDataset`, no foreign key: deleting a model keeps the jobs' history.
+    """
+
+    __tablename__ = "tz_job_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("tz_jobs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(String(255))
+    model_id: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    prefix: Mapped[str] = mapped_column(Text)
+
+    job: Mapped[Job] = relationship(back_populates="models")
 
 
 class Dataset(Base):
@@ -171,3 +195,113 @@ class DatasetVersion(Base):
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     draft_revision: Mapped[int] = mapped_column(Integer)
     stats: Mapped[dict] = mapped_column(JSON)
+
+
+class Model(Base):
+    """A registered model: its metadata and the counter that numbers its versions."""
+
+    __tablename__ = "tz_models"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_tz_models_owner_name"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    description: Mapped[str] = mapped_column(Text, default="")
+    task: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    visibility: Mapped[str] = mapped_column(String(16))
+    # The last version number handed out (an atomic UPDATE on this row numbers a new version and
+    # serialises registrations and stage moves of this model).
+    version_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    updated: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ModelVersion(Base):
+    """An immutable model version: files in storage under ``prefix``, and what they are."""
+
+    __tablename__ = "tz_model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "number", name="uq_tz_model_versions_number"),
+        # Equal to model_id while the version is in production and NULL otherwise: the database
+        # itself refuses a second production version of one model, whatever races above it.
+        UniqueConstraint("production_of", name="uq_tz_model_versions_production"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("tz_models.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    prefix: Mapped[str] = mapped_column(Text)
+    version_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(32))
+    framework: Mapped[str] = mapped_column(String(64), default="")
+    framework_version: Mapped[str] = mapped_column(String(64), default="")
+    artifact: Mapped[str] = mapped_column(Text)
+    signature: Mapped[dict] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    labels: Mapped[list] = mapped_column(JSON, default=list)
+    preprocess: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    builder: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    card: Mapped[str] = mapped_column(Text, default="")
+    stage: Mapped[str] = mapped_column(String(16), default="none")
+    production_of: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    files: Mapped[list] = mapped_column(JSON)
+    # Where the files came from: {"kind": "job"|"workspace"|"conversion", ...}.
+    source: Mapped[dict] = mapped_column(JSON)
+    job_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tz_model_versions.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    conversion: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The producing job's lineage copied at registration (job, datasets, code snapshot, image,
+    # arguments), so deleting the job later does not erase where the model came from.
+    lineage: Mapped[dict] = mapped_column(JSON, default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
+class ModelStageEvent(Base):
+    """One stage move of a model version (who, when, from, to, why)."""
+
+    __tablename__ = "tz_model_stage_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("tz_models.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    from_stage: Mapped[str] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(255))
+    time: Mapped[datetime] = mapped_column(DateTime)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class ModelRun(Base):
+    """A conversion or evaluation of a model version, run as a tracked job."""
+
+    __tablename__ = "tz_model_runs"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("tz_models.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(255))
+    job_id: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    dataset: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    result_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    metrics: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    speed: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

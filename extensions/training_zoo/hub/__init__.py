@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 SERVICE_NAME = "tz"
-DOMAINS = ("jobs", "workspace", "datasets")
+DOMAINS = ("jobs", "workspace", "datasets", "models")
 SERVICE_ACCESS = f"access:services!service={SERVICE_NAME}"
 
 

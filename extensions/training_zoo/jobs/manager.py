@@ -12,7 +12,7 @@ import hashlib
 import json
 import posixpath
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import Any
@@ -24,7 +24,7 @@ from traitlets import Instance, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
-from ..db.orm import Job, JobDataset, JobEvent
+from ..db.orm import Job, JobDataset, JobEvent, JobModel
 from ..errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
 from ..identity import Identity
 from ..snapshot import validate_archive
@@ -82,6 +82,18 @@ def lineage_entry(row: JobDataset, with_key: bool = False) -> dict[str, Any]:
     return out
 
 
+def model_entry(row: JobModel, with_files: bool = False) -> dict[str, Any]:
+    """One model version a job was given as input, as the API shows it."""
+    out = {"ref": row.ref, "model_id": row.model_id, "owner": row.owner, "name": row.name,
+           "version": row.version}  # fmt: skip
+    if with_files:
+        out["prefix"] = row.prefix
+    return out
+
+
+FinishHook = Callable[[dict[str, Any]], Awaitable[None]]
+
+
 class TzJobManager(LoggingConfigurable):
     """Training jobs: submit, list, inspect, cancel, clone, logs and metrics."""
 
@@ -117,6 +129,8 @@ class TzJobManager(LoggingConfigurable):
     session_factory = AnyTrait()
     # The dataset manager resolving a spec's ``datasets`` (set by the service); None refuses them.
     datasets = AnyTrait(None, allow_none=True)
+    # The model registry resolving a spec's ``models`` (set by the service); None refuses them.
+    registry = AnyTrait(None, allow_none=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -124,6 +138,9 @@ class TzJobManager(LoggingConfigurable):
         cls = load_backend_class(self.backend_class)
         self.backend: TzJobBackend = cls(parent=self, storage=self.storage)
         self._changed = asyncio.Condition()
+        # Called with the job's dict once a job has finished for good (no retry left); the model
+        # registry registers models and closes conversion/evaluation runs this way.
+        self.finish_hooks: list[FinishHook] = []
 
     # ---- start/stop ------------------------------------------------------------------------
 
@@ -153,7 +170,14 @@ class TzJobManager(LoggingConfigurable):
             groups=tuple(job.groups or ()),
             state=dict(job.backend_state or {}),
             datasets=[lineage_entry(d, with_key=True) for d in job.datasets],
+            models=[self._model_input(m) for m in job.models],
         )
+
+    def _model_input(self, row: JobModel) -> dict[str, Any]:
+        entry = model_entry(row, with_files=True)
+        if self.registry is not None:
+            entry["files"] = self.registry.version_files_sync(row.model_id, row.version)
+        return entry
 
     @staticmethod
     def _snapshot_key(owner: str, snapshot_id: str) -> str:
@@ -185,7 +209,10 @@ class TzJobManager(LoggingConfigurable):
             "exit_code": job.exit_code,
             "output_dir": join_key("jobs", job.owner, job.id, "output"),
             "cloned_from": job.cloned_from,
-            "lineage": {"datasets": [lineage_entry(d) for d in job.datasets]},
+            "lineage": {
+                "datasets": [lineage_entry(d) for d in job.datasets],
+                "models": [model_entry(m) for m in job.models],
+            },
         }
 
     def _new_id(self, name: str) -> str:
@@ -197,6 +224,15 @@ class TzJobManager(LoggingConfigurable):
             job_id=job.id, time=from_ts(event.time) or utcnow(), type=event.type,
             reason=event.reason, message=event.message, attempt=job.attempt,
         ))  # fmt: skip
+
+    async def record_event(self, job_id: str, event: Event) -> None:
+        """Add an event to a job's history (other domains report what they did with a job)."""
+        with self.sessions() as db:
+            job = db.get(Job, job_id)
+            if job is not None:
+                self._add_event(db, job, event)
+                db.commit()
+        await self._notify()
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -263,6 +299,7 @@ class TzJobManager(LoggingConfigurable):
                     "entry", f"{spec.entry} is not in the working directory snapshot"
                 )
         used = await self._resolve_datasets(user, spec.datasets)
+        inputs = await self._resolve_models(user, spec.models)
         with self.sessions() as db:
             unfinished = db.scalar(
                 select(func.count())
@@ -282,6 +319,7 @@ class TzJobManager(LoggingConfigurable):
                 created=utcnow(), cloned_from=cloned_from, groups=sorted(user.groups),
             )  # fmt: skip
             job.datasets = [JobDataset(position=i, **u) for i, u in enumerate(used)]
+            job.models = [JobModel(position=i, **u) for i, u in enumerate(inputs)]
             bjob = self._backend_job(job)
             problem = self.backend.check_fits(bjob)
             if problem:
@@ -318,6 +356,23 @@ class TzJobManager(LoggingConfigurable):
             })  # fmt: skip
         return used
 
+    async def _resolve_models(self, user: Identity, refs: list[str]) -> list[dict[str, Any]]:
+        """The exact registered version behind each of ``refs``, checked readable by ``user``."""
+        used = []
+        for i, ref in enumerate(refs):
+            if self.registry is None:
+                raise InvalidRequest.field(f"models[{i}]", "the model registry is not enabled here")
+            try:
+                model, version = await self.registry.resolve(user, ref)
+            except (InvalidRequest, NotFound) as e:
+                raise InvalidRequest.field(f"models[{i}]", e.message) from None
+            used.append({
+                "ref": ref, "model_id": model["id"], "owner": model["owner"],
+                "name": model["name"], "version": version["version"],
+                "prefix": self.registry.version_prefix(model["id"], version["version"]),
+            })  # fmt: skip
+        return used
+
     async def list(
         self,
         user: Identity,
@@ -331,7 +386,7 @@ class TzJobManager(LoggingConfigurable):
         for s in status or []:
             if s not in STATUSES:
                 raise InvalidRequest.field("status", f"unknown status {s!r}")
-        query = select(Job).options(selectinload(Job.datasets))
+        query = select(Job).options(selectinload(Job.datasets), selectinload(Job.models))
         if not (all_users and user.admin):
             query = query.where(Job.owner == user.name)
         if status:
@@ -476,6 +531,7 @@ class TzJobManager(LoggingConfigurable):
 
     async def _on_update(self, update: JobUpdate) -> None:
         resubmit: BackendJob | None = None
+        finished: dict[str, Any] | None = None
         with self.sessions() as db:
             job = db.get(Job, update.job_id)
             if job is None or job.attempt != update.attempt or job.status in FINISHED:
@@ -505,7 +561,16 @@ class TzJobManager(LoggingConfigurable):
             db.commit()
             if update.status in FINISHED and job.status in FINISHED:
                 self.log.info("Job %s %s: %s", job.id, job.status, job.message)
+                finished = self.to_dict(job)
         if resubmit is not None:
             await self.backend.submit(resubmit)
+        if finished is not None:
+            await self._run_finish_hooks(finished)
         await self._notify()
 
+    async def _run_finish_hooks(self, job: dict[str, Any]) -> None:
+        for hook in self.finish_hooks:
+            try:
+                await hook(job)
+            except Exception:  # noqa: BLE001 - a hook's failure must not stall job updates
+                self.log.exception("Finish hook %r failed for job %s", hook, job["id"])

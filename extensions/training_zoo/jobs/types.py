@@ -33,6 +33,7 @@ IMAGE_RE = re.compile(
 MAX_ARGS, MAX_ARG_LEN, MAX_CODE = 256, 4096, 1024 * 1024
 MAX_DATASETS = 16
 DATASET_REF_RE = re.compile(r"^(?:[^/:\s]{1,255}/)?([a-z0-9][a-z0-9_-]{0,62})(?::(V[0-9]{3,6}))?$")
+MODEL_REF_RE = re.compile(r"^(?:[^/:\s]{1,255}/)?([a-z0-9][a-z0-9_-]{0,62})(?::([0-9]{1,9}))?$")
 
 
 @dataclass
@@ -64,6 +65,9 @@ class JobSpec:
     # Dataset versions the job reads: "name:V003", "owner/name:V003", or "name" (the latest
     # version at submit). The job records the exact versions it was given (lineage).
     datasets: list[str] = field(default_factory=list)
+    # Registered model versions the job reads: "name:3", "owner/name:3", or "name" (the latest
+    # version at submit); materialised read-only like datasets and recorded as lineage.
+    models: list[str] = field(default_factory=list)
 
     @property
     def world_size(self) -> int:
@@ -198,7 +202,8 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
     return JobSpec(
         name=name,
         image=image,
-        datasets=_dataset_refs(body.get("datasets")),
+        datasets=_refs(body.get("datasets"), "datasets", DATASET_REF_RE, "name:V001"),
+        models=_refs(body.get("models"), "models", MODEL_REF_RE, "name:3"),
         framework=framework,
         entry=entry,
         code=code,
@@ -215,21 +220,23 @@ def parse_spec(body: Any, *, max_nodes: int = 64, max_procs: int = 64) -> JobSpe
     )
 
 
-def _dataset_refs(value: Any) -> list[str]:
+def _refs(value: Any, name: str, pattern: re.Pattern[str], example: str) -> list[str]:
+    """Dataset or model references: well formed, at most 16, one per name."""
     if value is None:
         return []
+    owner_form = example.replace("name", "owner/name")
     if not isinstance(value, list) or len(value) > MAX_DATASETS:
-        raise InvalidRequest.field("datasets", f"must be a list of at most {MAX_DATASETS} "
-                                   "dataset references like 'name:V001'")  # fmt: skip
+        raise InvalidRequest.field(name, f"must be a list of at most {MAX_DATASETS} "
+                                   f"references like '{example}'")  # fmt: skip
     names: set[str] = set()
     for i, ref in enumerate(value):
-        m = DATASET_REF_RE.match(ref) if isinstance(ref, str) else None
+        m = pattern.match(ref) if isinstance(ref, str) else None
         if m is None:
-            raise InvalidRequest.field(f"datasets[{i}]", "must look like name:V001, "
-                                       "owner/name:V001 or name (the latest version)")  # fmt: skip
+            raise InvalidRequest.field(f"{name}[{i}]", f"must look like {example}, "
+                                       f"{owner_form} or name (the latest version)")  # fmt: skip
         if m.group(1) in names:
-            # Both would claim the same TZ_DATASET_<NAME> variable.
-            raise InvalidRequest.field(f"datasets[{i}]", f"{m.group(1)} is given twice")
+            # Both would claim the same TZ_DATASET_<NAME> / TZ_MODEL_<NAME> variable.
+            raise InvalidRequest.field(f"{name}[{i}]", f"{m.group(1)} is given twice")
         names.add(m.group(1))
     return list(value)
 

@@ -37,6 +37,9 @@ from ..jobs.backends.kubernetes import TzKubernetesBackend
 from ..jobs.backends.local import TzLocalBackend
 from ..jobs.manager import TzJobManager
 from ..k8s.catalog import TzCluster
+from ..models import handlers as model_handlers
+from ..models.manager import TzModelManager
+from ..models.runs import TzModelRuns
 from ..storage import TzStorage
 from .base import NotFoundHandler
 from .handlers import PrometheusHandler, RootHandler
@@ -65,9 +68,10 @@ class TzService(Application):
 
     name = "tz-service"
     version = __version__
-    description = "Training Zoo service: REST API v1 for jobs, the workspace and datasets."
+    description = "Training Zoo service: REST API v1 for jobs, the workspace, datasets and models."
     classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage,
-               TzWorkspace, TzUploads, TzPreviews, TzDatasetManager]  # fmt: skip
+               TzWorkspace, TzUploads, TzPreviews, TzDatasetManager, TzModelManager,
+               TzModelRuns]  # fmt: skip
 
     config_file = Unicode(
         "tz_config.py",
@@ -134,6 +138,13 @@ class TzService(Application):
             workspace=self.workspace, previews=self.previews,
         )  # fmt: skip
         self.jobs.datasets = self.datasets  # resolves the datasets=[...] of job specs
+        self.models = TzModelManager(
+            parent=self, storage=self.storage, session_factory=self.sessions,
+            workspace=self.workspace, jobs=self.jobs, datasets=self.datasets,
+        )  # fmt: skip
+        self.model_runs = TzModelRuns(parent=self, registry=self.models, jobs=self.jobs)
+        self.jobs.registry = self.models  # resolves the models=[...] of job specs
+        self.jobs.finish_hooks.append(self.model_runs.on_job_finished)
         self.hub_auth = HubAuth(parent=self, cache_max_age=self.hub_api_cache_seconds)
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.sessions))
@@ -179,6 +190,7 @@ class TzService(Application):
             *job_handlers.routes(api),
             *ws_handlers.routes(api),
             *dataset_handlers.routes(api),
+            *model_handlers.routes(api),
             (rf"{prefix}metrics", PrometheusHandler),
             (r".*", NotFoundHandler),
         ]
@@ -190,6 +202,8 @@ class TzService(Application):
             tz_uploads=self.uploads,
             tz_previews=self.previews,
             tz_datasets=self.datasets,
+            tz_models=self.models,
+            tz_model_runs=self.model_runs,
             tz_registry=self.registry,
             log=self.log,
             log_function=self.log_request,

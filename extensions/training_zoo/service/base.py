@@ -135,6 +135,24 @@ class TzAPIHandler(web.RequestHandler):
 
     # ---- output ----------------------------------------------------------------------------
 
+    async def send_chunks(self, chunks: AsyncIterator[bytes]) -> None:
+        """Stream a body whose headers (Content-Length...) are set, then finish.
+
+        A ``TzError`` raised mid-stream (bytes changed under us) cannot become an error answer:
+        the headers are out. The only honest signal left is a cut connection, so the client sees
+        fewer bytes than ``Content-Length``.
+        """
+        try:
+            async for chunk in chunks:
+                self.write(chunk)
+                await self.flush()
+        except TzError as exc:
+            self.log.warning("%s %s: %s", self.request.method, self.request.path, exc.log_message)
+            if self.request.connection is not None:
+                self.request.connection.close()  # type: ignore[attr-defined]
+            return
+        self.finish()
+
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data))

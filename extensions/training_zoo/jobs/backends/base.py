@@ -37,6 +37,8 @@ class BackendJob:
     # The exact dataset versions the job reads (lineage entries: dataset_id, owner, name,
     # version, manifest_key, manifest_sha256), resolved at submit.
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    # The exact model versions the job reads (model_id, owner, name, version, prefix), likewise.
+    models: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

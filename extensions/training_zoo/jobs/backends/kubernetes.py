@@ -313,6 +313,11 @@ class TzKubernetesBackend(TzJobBackend):
                 "datasets", "the Kubernetes backend does not materialise datasets yet; read the "
                 "files from object storage in your script, or run on the local backend",
             )  # fmt: skip
+        if job.models:
+            raise InvalidRequest.field(
+                "models", "the Kubernetes backend does not materialise model versions yet; "
+                "download them in your script (tz.models.download), or run on the local backend",
+            )  # fmt: skip
         if self.mode == "pytorchjob" and spec.framework == "tensorflow":
             raise InvalidRequest.field(
                 "framework", "this cluster runs legacy PyTorchJobs: tensorflow jobs need Trainer v2"

@@ -28,6 +28,9 @@ from traitlets import Float, Instance, Integer, Unicode, default
 
 from ...datasets.cache import DatasetCache, env_name
 from ...datasets.reader import ENV as READER_ENV
+from ...models import ENV as MODELS_ENV
+from ...models import env_name as model_env_name
+from ...models.cache import ModelCache
 from ...storage import TzStorage
 from ..types import CANCELLED, FAILED, FINISHED, RUNNING
 from . import spool
@@ -99,6 +102,17 @@ class TzLocalBackend(TzJobBackend):
     @default("dataset_cache_dir")
     def _default_dataset_cache_dir(self) -> str:
         return os.path.join(os.environ.get("TZ_HOME", os.path.abspath(".tz")), "cache", "datasets")
+
+    model_cache_dir = Unicode(
+        help="""Folder where model versions given to jobs (``models=[...]``, conversions and
+        evaluations) are materialised, read-only, one folder per version shared by every job.
+        Delete it to reclaim space when no job runs. Default: ``$TZ_HOME/cache/models``.
+        """,
+    ).tag(config=True)
+
+    @default("model_cache_dir")
+    def _default_model_cache_dir(self) -> str:
+        return os.path.join(os.environ.get("TZ_HOME", os.path.abspath(".tz")), "cache", "models")
 
     cpu_slots = Float(
         help="""CPU capacity of this machine for jobs, in cores.
@@ -345,9 +359,25 @@ class TzLocalBackend(TzJobBackend):
         env[READER_ENV] = json.dumps(where)
         return env
 
+    def _model_env(self, job: BackendJob) -> dict[str, str]:
+        """Materialise the job's input model versions (read-only, shared) and say where."""
+        if not job.models:
+            return {}
+        cache = ModelCache(self.model_cache_dir, self.storage)
+        env, where = {}, {}
+        for used in job.models:
+            folder = str(cache.materialise(used))
+            env[model_env_name(used["name"])] = folder
+            for ref in {used["ref"], used["name"], f"{used['name']}:{used['version']}",
+                        f"{used['owner']}/{used['name']}:{used['version']}"}:  # fmt: skip
+                where[ref] = folder
+        env[MODELS_ENV] = json.dumps(where)
+        return env
+
     async def _launch(self, job: BackendJob) -> None:
         code = await asyncio.to_thread(self._prepare_code, job)
         datasets_env = await asyncio.to_thread(self._dataset_env, job)
+        datasets_env.update(await asyncio.to_thread(self._model_env, job))
         run = self.attempt_dir(job)
         run.mkdir(parents=True, exist_ok=True)
         spec = job.spec

@@ -1,3 +1,4 @@
 import './base.css';
 import './workspace.css';
 import './datasets.css';
+import './models.css';

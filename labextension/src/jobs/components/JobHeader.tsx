@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IJob, isFinished } from '../../api/jobs';
+import { RegisterModelButton } from '../../models/components/RegisterModelButton';
 import { useTicker } from '../hooks';
 import { duration, gpuLabel, gpusPerNode, shapeLabel, when } from '../format';
 import { StatusBadge } from './StatusBadge';
@@ -127,6 +128,9 @@ export function JobHeader(props: IJobHeaderProps): JSX.Element {
         >
           {trans.__('Clone')}
         </button>
+        {job.status === 'succeeded' && (
+          <RegisterModelButton job={job.id} name={job.name} trans={trans} />
+        )}
       </div>
       {reason && (
         <div

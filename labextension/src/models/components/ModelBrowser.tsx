@@ -1,0 +1,135 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import { MODEL_TASKS, ModelTask, Stage } from '../../api/models';
+import { useSignal } from '../../jobs/hooks';
+import { ModelsModel } from '../model';
+import { ModelRow } from './ModelRow';
+
+/**
+ * Properties of `ModelBrowser`.
+ */
+export interface IModelBrowserProps {
+  model: ModelsModel;
+  /** The caller's user name (the "Mine" filter). */
+  user: string;
+  trans: TranslationBundle;
+  onOpen: (id: string) => void;
+}
+
+/**
+ * The Models panel's body: search, task, stage and owner filters, the list,
+ * and an empty state that says where models come from.
+ */
+export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
+  const { model, user, trans, onOpen } = props;
+  useSignal(model.changed);
+  const [q, setQ] = React.useState(model.filters.q ?? '');
+  React.useEffect(() => {
+    const handle = window.setTimeout(() => {
+      if (q !== (model.filters.q ?? '')) {
+        void model.setFilters({ q });
+      }
+    }, 250);
+    return () => window.clearTimeout(handle);
+  }, [q]);
+  const filtered = Boolean(
+    model.filters.q ||
+    model.filters.task ||
+    model.filters.stage ||
+    model.filters.owner
+  );
+  return (
+    <div className="jp-tz-ModelBrowser">
+      <div className="jp-tz-ModelBrowser-filters">
+        <input
+          className="jp-tz-Input jp-tz-ModelSearch"
+          type="search"
+          placeholder={trans.__('Search models')}
+          aria-label={trans.__('Search models')}
+          value={q}
+          onChange={e => setQ(e.target.value)}
+        />
+        <select
+          className="jp-tz-Input jp-tz-ModelTaskFilter"
+          aria-label={trans.__('Task')}
+          value={model.filters.task ?? ''}
+          onChange={e =>
+            void model.setFilters({ task: e.target.value as ModelTask | '' })
+          }
+        >
+          <option value="">{trans.__('All tasks')}</option>
+          {MODEL_TASKS.map(t => (
+            <option key={t} value={t}>
+              {t.replace(/_/g, ' ')}
+            </option>
+          ))}
+        </select>
+        <select
+          className="jp-tz-Input jp-tz-ModelStageFilter"
+          aria-label={trans.__('Stage')}
+          value={model.filters.stage ?? ''}
+          onChange={e =>
+            void model.setFilters({ stage: e.target.value as Stage | '' })
+          }
+        >
+          <option value="">{trans.__('Any stage')}</option>
+          <option value="staging">{trans.__('staging')}</option>
+          <option value="production">{trans.__('production')}</option>
+          <option value="archived">{trans.__('archived')}</option>
+        </select>
+        <select
+          className="jp-tz-Input jp-tz-ModelOwnerFilter"
+          aria-label={trans.__('Owner')}
+          value={model.filters.owner ? 'mine' : ''}
+          onChange={e =>
+            void model.setFilters({ owner: e.target.value ? user : '' })
+          }
+        >
+          <option value="">{trans.__('Anyone')}</option>
+          <option value="mine">{trans.__('Mine')}</option>
+        </select>
+      </div>
+      {model.error && (
+        <div className="jp-tz-Unavailable" role="alert">
+          {model.error}
+        </div>
+      )}
+      {model.items.length === 0 && model.loaded && !model.error ? (
+        filtered ? (
+          <div className="jp-tz-Empty">
+            {trans.__('No models match these filters.')}
+          </div>
+        ) : (
+          <div className="jp-tz-Empty jp-tz-ModelsEmpty">
+            <p>
+              {trans.__('No models yet. Models come from jobs and notebooks:')}
+            </p>
+            <ul>
+              <li>
+                {trans.__('a job that writes ')}
+                <code>$TZ_OUTPUT_DIR/model/tz-model.json</code>
+                {trans.__(' is registered when it succeeds;')}
+              </li>
+              <li>
+                {trans.__(
+                  '"Register model" on a succeeded job registers a folder of its output;'
+                )}
+              </li>
+              <li>
+                {trans.__('from a notebook: ')}
+                <code>tz.models.register("name", "folder/")</code>
+              </li>
+            </ul>
+          </div>
+        )
+      ) : (
+        <ul className="jp-tz-ModelList">
+          {model.items.map(m => (
+            <ModelRow key={m.id} model={m} trans={trans} onOpen={onOpen} />
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,320 @@
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ServerConnection } from '@jupyterlab/services';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal } from '@lumino/signaling';
+import * as React from 'react';
+
+import {
+  getHistory,
+  getModel,
+  getRun,
+  IModel,
+  IModelVersion,
+  IRun,
+  IStageMove,
+  listModelVersions,
+  listRuns,
+  setStage,
+  Stage
+} from '../../api/models';
+import { errorMessage } from '../../api/request';
+import { ago, when } from '../../jobs/format';
+import { confirmStage, convertFlow, evaluateFlow } from '../actions';
+import { versionKey } from '../comparison';
+import { RunRow } from './RunRow';
+import { StageHistory } from './StageHistory';
+import { VersionDetail } from './VersionDetail';
+import { VersionsTable } from './VersionsTable';
+
+/**
+ * Properties of `ModelDetail`.
+ */
+export interface IModelDetailProps {
+  modelId: string;
+  /** The version to select first (the latest when null). */
+  initialVersion: number | null;
+  /** Emits versions to select (the view was opened again for a version). */
+  versionRequested: ISignal<unknown, number>;
+  settings: ServerConnection.ISettings;
+  trans: TranslationBundle;
+  rendermime: IRenderMimeRegistry | null;
+  onError: (message: string) => void;
+  onOpenJob: (id: string) => void;
+  onOpenDataset: (id: string) => void;
+  onOpenModel: (modelId: string, version: number | null) => void;
+  /** Open the comparison of `mdl-id:N` keys. */
+  onCompare: (versions: string[]) => void;
+  /** Called with the model whenever it is (re)loaded. */
+  onLoaded: (model: IModel) => void;
+  /** Something the Models panel shows changed (stage, versions). */
+  onChanged: () => void;
+}
+
+/**
+ * The view of one model: header (name, owner, task, visibility, Compare
+ * selected), the versions table, conversion and evaluation runs with live
+ * status, the selected version's detail, and the stage history.
+ */
+export function ModelDetail(props: IModelDetailProps): JSX.Element {
+  const { modelId, settings, trans, rendermime, onError } = props;
+  const [model, setModel] = React.useState<IModel | null>(null);
+  const [versions, setVersions] = React.useState<IModelVersion[]>([]);
+  const [history, setHistory] = React.useState<IStageMove[]>([]);
+  const [runs, setRuns] = React.useState<IRun[]>([]);
+  const [selected, setSelected] = React.useState<number | null>(
+    props.initialVersion
+  );
+  const [checked, setChecked] = React.useState<ReadonlySet<number>>(new Set());
+  const [error, setError] = React.useState<string | null>(null);
+  const [busy, setBusy] = React.useState(false);
+  const [revision, setRevision] = React.useState(0);
+  const [focusEvaluation, setFocusEvaluation] = React.useState<string | null>(
+    null
+  );
+
+  const reload = React.useCallback(async () => {
+    try {
+      const [m, v, h, r] = await Promise.all([
+        getModel(modelId, settings),
+        listModelVersions(modelId, settings),
+        getHistory(modelId, settings).catch(() => [] as IStageMove[]),
+        listRuns(modelId, '', settings).catch(() => [] as IRun[])
+      ]);
+      setModel(m);
+      setVersions(v);
+      setHistory(h);
+      setRuns(r);
+      setError(null);
+      setRevision(n => n + 1);
+      props.onLoaded(m);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  }, [modelId]);
+  React.useEffect(() => void reload(), [reload]);
+
+  React.useEffect(() => {
+    const slot = (_: unknown, version: number) => setSelected(version);
+    props.versionRequested.connect(slot);
+    return () => {
+      props.versionRequested.disconnect(slot);
+    };
+  }, [props.versionRequested]);
+
+  // Select the latest version once listed, or when the selected one is gone.
+  React.useEffect(() => {
+    if (
+      versions.length > 0 &&
+      (selected === null || !versions.some(v => v.version === selected))
+    ) {
+      setSelected(versions[0].version);
+    }
+  }, [versions]);
+
+  const act = async (action: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await action();
+    } catch (e) {
+      onError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const onStage = (version: IModelVersion, to: Stage) =>
+    void act(async () => {
+      const comment = await confirmStage(
+        version,
+        to,
+        model?.production_version ?? null,
+        trans
+      );
+      if (comment === null) {
+        return;
+      }
+      await setStage(version.model_id, version.version, to, comment, settings);
+      await reload();
+      props.onChanged();
+    });
+
+  const started = (run: IRun | null) => {
+    if (run) {
+      setRuns(current => [run, ...current.filter(r => r.id !== run.id)]);
+    }
+  };
+  const onConvert = (version: IModelVersion) =>
+    void act(async () => started(await convertFlow(version, settings, trans)));
+  const onEvaluate = (version: IModelVersion) =>
+    void act(async () => {
+      if (model) {
+        started(await evaluateFlow(model, version, settings, trans));
+      }
+    });
+  const onRunFinished = (run: IRun) => {
+    setRuns(current => current.map(r => (r.id === run.id ? run : r)));
+    void reload();
+    if (run.status === 'succeeded') {
+      props.onChanged();
+    }
+  };
+
+  const onFindEvaluation = (runId: string) =>
+    void act(async () => {
+      const run = await getRun(runId, settings);
+      if (run.model_id === modelId) {
+        setSelected(run.version);
+        setFocusEvaluation(runId);
+      } else {
+        props.onOpenModel(run.model_id, run.version);
+      }
+    });
+
+  if (!model) {
+    return (
+      <div className="jp-tz-ModelDetail">
+        {error ? (
+          <div className="jp-tz-Unavailable" role="alert">
+            {error}
+          </div>
+        ) : (
+          <div className="jp-tz-Empty">{trans.__('Loading…')}</div>
+        )}
+      </div>
+    );
+  }
+  const current = versions.find(v => v.version === selected) ?? null;
+  const compareKeys = versions
+    .filter(v => checked.has(v.version))
+    .map(v => versionKey(v.model_id, v.version));
+  return (
+    <div className="jp-tz-ModelDetail" data-model-id={model.id}>
+      <header className="jp-tz-ModelHeader">
+        <div className="jp-tz-JobHeader-title">
+          <h1 className="jp-tz-ModelHeader-name">{model.name}</h1>
+          {model.task && (
+            <span className="jp-tz-Badge jp-tz-ModelHeader-task">
+              {String(model.task).replace(/_/g, ' ')}
+            </span>
+          )}
+          <span className="jp-tz-Badge jp-tz-ModelHeader-visibility">
+            {model.visibility}
+          </span>
+          <span className="jp-tz-JobHeader-spacer" />
+          <button
+            type="button"
+            className="jp-tz-Button jp-tz-CompareButton"
+            disabled={compareKeys.length < 2}
+            title={trans.__('Tick two or more versions to compare them')}
+            onClick={() => props.onCompare(compareKeys)}
+          >
+            {trans.__('Compare selected (%1)', compareKeys.length)}
+          </button>
+          <button
+            type="button"
+            className="jp-tz-Button jp-tz-ModelRefresh"
+            onClick={() => void reload()}
+          >
+            {trans.__('Refresh')}
+          </button>
+        </div>
+        {model.description && (
+          <p className="jp-tz-ModelHeader-description">{model.description}</p>
+        )}
+        <div className="jp-tz-ModelHeader-facts">
+          <span className="jp-tz-ModelHeader-owner">
+            {trans.__('owner %1', model.owner)}
+          </span>
+          {model.team && <span>{trans.__('team %1', model.team)}</span>}
+          <span>{trans._n('%1 version', '%1 versions', model.versions)}</span>
+          <span>
+            {trans.__(
+              'production: %1',
+              model.production_version ? `v${model.production_version}` : '—'
+            )}
+          </span>
+          <span title={when(model.updated)}>
+            {trans.__('updated %1', ago(model.updated))}
+          </span>
+          <code className="jp-tz-Path">{model.id}</code>
+        </div>
+      </header>
+      {error && (
+        <div className="jp-tz-Unavailable" role="alert">
+          {error}
+        </div>
+      )}
+      <section className="jp-tz-Section jp-tz-ModelVersionsSection">
+        <h3 className="jp-tz-Section-title">{trans.__('Versions')}</h3>
+        {versions.length === 0 ? (
+          <div className="jp-tz-Empty">{trans.__('No versions yet.')}</div>
+        ) : (
+          <VersionsTable
+            versions={versions}
+            selected={selected}
+            checked={checked}
+            trans={trans}
+            onSelect={setSelected}
+            onToggle={(version, on) =>
+              setChecked(current => {
+                const next = new Set(current);
+                if (on) {
+                  next.add(version);
+                } else {
+                  next.delete(version);
+                }
+                return next;
+              })
+            }
+            onOpenJob={props.onOpenJob}
+          />
+        )}
+      </section>
+      {runs.length > 0 && (
+        <section className="jp-tz-Section jp-tz-ModelRuns">
+          <h3 className="jp-tz-Section-title">
+            {trans.__('Conversions and evaluations')}
+          </h3>
+          <ul className="jp-tz-RunList">
+            {runs.map(run => (
+              <RunRow
+                key={run.id}
+                run={run}
+                settings={settings}
+                trans={trans}
+                onOpenJob={props.onOpenJob}
+                onSelectVersion={setSelected}
+                onFinished={onRunFinished}
+              />
+            ))}
+          </ul>
+        </section>
+      )}
+      {current && (
+        <VersionDetail
+          key={current.version}
+          model={model}
+          summary={current}
+          settings={settings}
+          trans={trans}
+          rendermime={rendermime}
+          revision={revision}
+          busy={busy}
+          focusEvaluation={focusEvaluation}
+          onStage={onStage}
+          onConvert={onConvert}
+          onEvaluate={onEvaluate}
+          onOpenJob={props.onOpenJob}
+          onOpenDataset={props.onOpenDataset}
+          onSelectVersion={setSelected}
+          onOpenModel={props.onOpenModel}
+          onFindEvaluation={onFindEvaluation}
+        />
+      )}
+      <section className="jp-tz-Section jp-tz-StageHistorySection">
+        <h3 className="jp-tz-Section-title">{trans.__('Stage history')}</h3>
+        <StageHistory history={history} trans={trans} />
+      </section>
+    </div>
+  );
+}

@@ -50,7 +50,7 @@ def test_roles_grant_tz_scopes_and_admins_get_tz_admin(config):
     assert "custom:tz:admin" in roles["tz-admin"]["scopes"]
     assert set(config.JupyterHub.custom_scopes) == {
         f"custom:tz:{domain}:{verb}"
-        for domain in ("jobs", "workspace", "datasets")
+        for domain in ("jobs", "workspace", "datasets", "models")
         for verb in ("read", "write")
     } | {"custom:tz:admin"}
     assert "access:services!service=tz" in config.Spawner.server_token_scopes

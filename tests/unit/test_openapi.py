@@ -31,6 +31,7 @@ def served() -> set[str]:
     app.prefix = "/services/tz/"
     app.hub_auth = app.jobs = app.registry = None
     app.workspace = app.uploads = app.previews = app.datasets = None
+    app.models = app.model_runs = None
     out = set()
     for rule in app.make_app().default_router.rules[0].target.rules:
         pattern = rule.matcher.regex.pattern.rstrip("$")

@@ -21,6 +21,8 @@ Usage::
     tz cancel JOB
     tz clone JOB [--name NAME]
     tz datasets list|create|show|add|publish|versions|diff|export ...
+    tz models list|show|versions|register|download|promote|history|lineage|convert|evaluate|
+              runs|compare ...
     tz ws ls|mkdir|mv|cp|rm|upload|download ...
 
 ``tz train`` options go before SCRIPT; everything after SCRIPT is passed to the script unchanged,
@@ -63,7 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .client import Client, TransferProgress, TzClientError
+from .client import TERMINAL_STATUSES, Client, TransferProgress, TzClientError
 
 __all__ = [
     "EXIT_API_ERROR",
@@ -1175,6 +1177,547 @@ def _run_ds_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- tz models -------------------------------------------------------------------------------
+
+_MODEL_TASKS = (
+    "image_classification", "object_detection", "text_classification",
+    "tabular_classification", "regression", "generic",
+)  # fmt: skip
+_EVAL_TASKS = ("image_classification", "tabular_classification", "regression", "custom")
+
+#: (header, field) pairs of model tables (``tz models list``, ``%tz_models``).
+MODEL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("NAME", "name"),
+    ("OWNER", "owner"),
+    ("TASK", "task"),
+    ("VISIBILITY", "visibility"),
+    ("LATEST", "latest_version"),
+    ("PRODUCTION", "production_version"),
+    ("VERSIONS", "versions"),
+    ("UPDATED", "updated"),
+)
+#: (header, field) pairs of model version tables.
+MODEL_VERSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("VERSION", "version"),
+    ("STAGE", "stage"),
+    ("FORMAT", "format"),
+    ("BYTES", "size_bytes"),
+    ("FILES", "files"),
+    ("SOURCE", "source.kind"),
+    ("CREATED", "created"),
+    ("BY", "created_by"),
+)
+#: (header, field) pairs of conversion and evaluation run tables.
+RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ID", "id"),
+    ("KIND", "kind"),
+    ("VERSION", "version"),
+    ("STATUS", "status"),
+    ("RESULT", "result_version"),
+    ("DATASET", "dataset"),
+    ("CREATED", "created"),
+    ("FINISHED", "finished"),
+)
+#: (header, field) pairs of stage history tables.
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("TIME", "time"),
+    ("VERSION", "version"),
+    ("FROM", "from"),
+    ("TO", "to"),
+    ("BY", "by"),
+    ("COMMENT", "comment"),
+)
+
+
+def _configure_models(p: argparse.ArgumentParser) -> None:
+    from .client import CONVERSION_TARGETS, MODEL_FORMATS, MODEL_STAGES
+
+    sub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    def action(
+        name: str, help: str, run: Callable[[argparse.Namespace], int], **kwargs: Any
+    ) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help, allow_abbrev=False, **kwargs)
+        parser.set_defaults(models_run=run)
+        return parser
+
+    ls = action("list", "models you may read", _run_models_list)
+    ls.add_argument("q", nargs="?", help="search text")
+    ls.add_argument("--task", choices=_MODEL_TASKS)
+    ls.add_argument("--stage", choices=MODEL_STAGES, help="with a version in this stage")
+    ls.add_argument("--owner")
+    ls.add_argument("--visibility", choices=("private", "team", "public"))
+    ls.add_argument("--json", action="store_true", help="print the models as JSON")
+
+    show = action("show", "one model with its versions, or one version (REF:N)", _run_models_show)
+    show.add_argument("ref", help="[owner/]name (the model) or [owner/]name:N (a version)")
+    show.add_argument("--json", action="store_true")
+
+    versions = action("versions", "a model's versions, newest first", _run_models_versions)
+    versions.add_argument("ref", help="[owner/]name or mdl-<id>")
+    versions.add_argument("--json", action="store_true")
+
+    register = action(
+        "register",
+        "register a new version from local files, the workspace or a finished job",
+        _run_models_register,
+        description="SOURCE is a local file or folder (uploaded to your workspace under "
+        "tz-staging/models/ first and removed afterwards), a workspace folder "
+        "user:<name>/<path> or team:<group>/<path>, or job://<job id>[/<path>]; or give --job. "
+        "A folder's tz-model.json describes the version; options override it. Prints the new "
+        "version's ref.",
+    )
+    register.add_argument("name", nargs="?", help="the model's name (default: tz-model.json's)")
+    register.add_argument("source", nargs="?", help="local path, user:<name>/<path>, job://<id>")
+    register.add_argument("--job", help="a finished job whose output holds the model")
+    register.add_argument(
+        "--path", default="model", help="with --job: the folder in the job's output (default model)"
+    )
+    register.add_argument("--format", choices=MODEL_FORMATS)
+    register.add_argument("--task", choices=_MODEL_TASKS)
+    register.add_argument("--description")
+    register.add_argument("--visibility", choices=("private", "team", "public"))
+    register.add_argument("--team", help="the team (JupyterHub group) of a team model")
+    register.add_argument("--version-name", help="a display name for the version")
+    register.add_argument("--parallel", type=int_at_least(1), default=4, metavar="N")
+    register.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    download = action(
+        "download", "download a version's files (sha256-checked)", _run_models_download
+    )
+    download.add_argument("ref", help="[owner/]name[:N] (no :N: the latest)")
+    download.add_argument("dest", nargs="?", help="folder to fill (default ./<name>-<N>)")
+    download.add_argument("--parallel", type=int_at_least(1), default=4, metavar="N")
+    download.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    promote = action(
+        "promote",
+        "move a version to a stage (default production)",
+        _run_models_promote,
+        description="One production version per model: promoting another one archives the "
+        "old. Every move is kept in the model's history.",
+    )
+    promote.add_argument("ref", help="[owner/]name:N (no :N: the latest)")
+    promote.add_argument("stage", nargs="?", default="production", choices=MODEL_STAGES)
+    promote.add_argument("--comment", help="why, for the history")
+
+    history = action("history", "a model's stage moves", _run_models_history)
+    history.add_argument("ref")
+    history.add_argument("--json", action="store_true")
+
+    lineage = action(
+        "lineage", "where a version came from and what was made of it", _run_models_lineage
+    )
+    lineage.add_argument("ref", help="[owner/]name[:N]")
+    lineage.add_argument("--json", action="store_true")
+
+    convert = action(
+        "convert",
+        "convert a version (a tracked job; the result is a new version)",
+        _run_models_convert,
+        description="Prints the run's id. With --wait, follows the run, prints its status "
+        "changes on stderr and exits 1 with the run's message if it fails (e.g. a parity check "
+        "out of tolerance).",
+    )
+    convert.add_argument("ref", help="[owner/]name[:N] (no :N: the latest)")
+    convert.add_argument("--to", required=True, choices=CONVERSION_TARGETS)
+    convert.add_argument("--opset", type=int_at_least(7), metavar="N", help="ONNX opset")
+    convert.add_argument("--tolerance-abs", type=positive_number, metavar="X")
+    convert.add_argument("--tolerance-rel", type=positive_number, metavar="X")
+    convert.add_argument(
+        "--samples", type=int_at_least(1), metavar="N", help="inputs compared for parity"
+    )
+    convert.add_argument("--dataset", help="take parity inputs from this dataset version")
+    convert.add_argument("--split", choices=("train", "val", "test"))
+    convert.add_argument("--wait", action="store_true", help="follow the run until it ends")
+
+    evaluate = action(
+        "evaluate",
+        "evaluate a version on a dataset version (a tracked job)",
+        _run_models_evaluate,
+        description="Prints the run's id. With --wait, follows the run, prints its status "
+        "changes and its metrics, and exits 1 with the run's message if it fails.",
+    )
+    evaluate.add_argument("ref", help="[owner/]name[:N] (no :N: the latest)")
+    evaluate.add_argument("--dataset", required=True, help="[owner/]name[:Vnnn]")
+    evaluate.add_argument("--split", choices=("train", "val", "test"))
+    evaluate.add_argument("--task", choices=_EVAL_TASKS)
+    evaluate.add_argument("--batch-size", type=int_at_least(1), metavar="N")
+    evaluate.add_argument("--target", metavar="COLUMN", help="target column (tabular)")
+    evaluate.add_argument(
+        "--script", help="custom evaluation script, inside the current directory (uploaded with it)"
+    )
+    evaluate.add_argument("--wait", action="store_true", help="follow the run until it ends")
+
+    runs = action("runs", "a model's conversion and evaluation runs", _run_models_runs)
+    runs.add_argument("ref")
+    runs.add_argument("--kind", choices=("convert", "evaluate"))
+    runs.add_argument("--json", action="store_true")
+
+    compare = action(
+        "compare",
+        "compare versions: metrics, latency, size (first = baseline)",
+        _run_models_compare,
+    )
+    compare.add_argument("refs", nargs="+", metavar="REF", help="[owner/]name:N")
+    compare.add_argument("--dataset", help="only evaluations on this dataset version")
+    out = compare.add_mutually_exclusive_group()
+    out.add_argument("--csv", action="store_true", help="print CSV (the service's)")
+    out.add_argument("--json", action="store_true")
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    return args.models_run(args)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _print_fields(fields: Sequence[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in fields) + 1
+    for key, value in fields:
+        print(f"{key + ':':<{width}} {value}")
+
+
+def _run_models_list(args: argparse.Namespace) -> int:
+    items = make_client(args).list_models(
+        args.q, task=args.task, stage=args.stage, owner=args.owner, visibility=args.visibility
+    )
+    if args.json:
+        _print_json(items)
+    elif not items:
+        print("no models", file=sys.stderr)
+    else:
+        print(format_table([h for h, _ in MODEL_COLUMNS], rows_of(items, MODEL_COLUMNS)))
+    return EXIT_OK
+
+
+def _scalars(values: Mapping[str, Any] | None) -> str:
+    from .sdk_models import format_value
+
+    return ", ".join(f"{k}={format_value(v)}" for k, v in sorted((values or {}).items()))
+
+
+def describe_model(model: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, text)`` lines describing a model (``tz models show``, ``%tz_models show``)."""
+    visibility = model.get("visibility")
+    fields = [
+        ("id", model.get("id")),
+        ("name", model.get("name")),
+        ("owner", model.get("owner")),
+        ("task", model.get("task")),
+        ("visibility", f"{visibility} ({model['team']})" if visibility and model.get("team")
+         else visibility),
+        ("description", model.get("description")),
+        ("versions", model.get("versions")),
+        ("latest version", model.get("latest_version")),
+        ("production version", model.get("production_version")),
+        ("created", _cell(model, "created")),
+        ("updated", _cell(model, "updated")),
+    ]  # fmt: skip
+    return [(k, str(v)) for k, v in fields if v not in (None, "")]
+
+
+def _tensors(specs: Sequence[Mapping[str, Any]] | None) -> str:
+    return ", ".join(
+        f"{s.get('name')} {s.get('dtype')} {list(s.get('shape') or [])}" for s in specs or []
+    )
+
+
+def describe_model_version(version: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, text)`` lines describing one model version."""
+    source = version.get("source") or {}
+    lineage = version.get("lineage") or {}
+    job = lineage.get("job") or {}
+    signature = version.get("signature") or {}
+    parent = version.get("parent") or {}
+    conversion = version.get("conversion") or {}
+    parity = conversion.get("parity") or {}
+    evaluations = version.get("evaluations") or []
+    latest = evaluations[0] if evaluations else {}
+    fields = [
+        ("ref", version.get("ref")),
+        ("model id", version.get("model_id")),
+        ("version name", version.get("version_name")),
+        ("stage", version.get("stage")),
+        ("description", version.get("description")),
+        ("format", version.get("format")),
+        ("framework", " ".join(str(v) for v in (version.get("framework"),
+                                                  version.get("framework_version")) if v)),
+        ("artifact", version.get("artifact")),
+        ("size", f"{version.get('size_bytes')} bytes in {version.get('files')} file(s)"
+         if version.get("size_bytes") is not None else None),
+        ("inputs", _tensors(signature.get("inputs"))),
+        ("outputs", _tensors(signature.get("outputs"))),
+        ("labels", ", ".join(str(label) for label in version.get("labels") or [])),
+        ("metrics", _scalars(version.get("metrics"))),
+        ("parameters", _scalars(version.get("parameters"))),
+        ("tags", _scalars(version.get("tags"))),
+        ("source", " ".join(str(v) for v in (source.get("kind"), source.get("job_id"),
+                                              source.get("path")) if v)),
+        ("parent", parent.get("ref")),
+        ("conversion", (f"{conversion.get('kind')}" + (
+            f", parity max_abs {parity.get('max_abs')} (passed: {parity.get('passed')})"
+            if parity else "")) if conversion else None),
+        ("job", f"{job.get('id')} ({job.get('status')})" if job else None),
+        ("datasets", ", ".join(str(d.get("ref")) for d in lineage.get("datasets") or [])),
+        ("evaluations", f"{len(evaluations)}, latest {latest.get('id')} on "
+                        f"{latest.get('dataset')}: {_scalars(_flat(latest.get('metrics')))}"
+         if evaluations else None),
+        ("created", _cell(version, "created")),
+        ("created by", version.get("created_by")),
+    ]  # fmt: skip
+    return [(k, str(v)) for k, v in fields if v not in (None, "")]
+
+
+def _flat(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    # Per-class tables and confusion matrices do not fit on one line.
+    return {k: v for k, v in (metrics or {}).items() if not isinstance(v, Mapping | list)}
+
+
+def _run_models_show(args: argparse.Namespace) -> int:
+    from .client import parse_model_ref
+
+    client = make_client(args)
+    if parse_model_ref(args.ref)[2] is not None:
+        version = client.get_model_version(args.ref)
+        if args.json:
+            _print_json(version)
+        else:
+            _print_fields(describe_model_version(version))
+        return EXIT_OK
+    model = client.get_model(args.ref)
+    versions = client.list_model_versions(model)
+    if args.json:
+        _print_json({"model": model, "versions": versions})
+        return EXIT_OK
+    _print_fields(describe_model(model))
+    if versions:
+        print()
+        print(
+            format_table(
+                [h for h, _ in MODEL_VERSION_COLUMNS], rows_of(versions, MODEL_VERSION_COLUMNS)
+            )
+        )
+    return EXIT_OK
+
+
+def _run_models_versions(args: argparse.Namespace) -> int:
+    versions = make_client(args).list_model_versions(args.ref)
+    if args.json:
+        _print_json(versions)
+    elif not versions:
+        print("no versions (register one first)", file=sys.stderr)
+    else:
+        print(
+            format_table(
+                [h for h, _ in MODEL_VERSION_COLUMNS], rows_of(versions, MODEL_VERSION_COLUMNS)
+            )
+        )
+    return EXIT_OK
+
+
+def _run_models_register(args: argparse.Namespace) -> int:
+    from .client import model_source
+
+    if (args.source is None) == (args.job is None):
+        raise ValueError("give SOURCE (local path, user:<name>/<path>, job://<id>) or --job JOB")
+    fields = {
+        "format": args.format,
+        "task": args.task,
+        "description": args.description,
+        "visibility": args.visibility,
+        "team": args.team,
+        "version": args.version_name,
+    }
+    fields = {k: v for k, v in fields.items() if v is not None}
+    client = make_client(args)
+    if args.job is not None:
+        version = client.register_model(
+            args.name, source={"job": args.job, "path": args.path}, **fields
+        )
+        print(version.get("ref"))
+        return EXIT_OK
+    where = model_source(args.source)
+    bar = _progress(args, "upload") if isinstance(where, Path) else None
+    name = args.name
+    if name is None and isinstance(where, Path):
+        from .sdk_models import _descriptor_name
+
+        name = _descriptor_name(where)
+    try:
+        version = client.register_model(
+            name, args.source, progress=bar, parallel=args.parallel, **fields
+        )
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.interrupted("nothing was registered; run the command again")
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.finish(str(args.source))
+    print(version.get("ref"))
+    return EXIT_OK
+
+
+def _run_models_download(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    model_id, number = client._model_version(args.ref)
+    if args.dest:
+        dest = Path(args.dest)
+    else:
+        from .client import parse_model_ref
+
+        _, name, _ = parse_model_ref(args.ref)
+        dest = Path(f"{name}-{number}")
+    bar = _progress(args, "download")
+    try:
+        path = client.download_model(
+            {"model_id": model_id, "version": number}, dest, progress=bar, parallel=args.parallel
+        )
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.interrupted("files already complete are kept; run the command again")
+        return EXIT_INTERRUPTED
+    if bar is not None:
+        bar.finish(f"{args.ref} ({model_id}:{number})")
+    print(path)
+    return EXIT_OK
+
+
+def _run_models_promote(args: argparse.Namespace) -> int:
+    version = make_client(args).set_model_stage(args.ref, args.stage, args.comment)
+    print(f"{version.get('ref')} {version.get('stage')}")
+    return EXIT_OK
+
+
+def _run_models_history(args: argparse.Namespace) -> int:
+    items = make_client(args).model_history(args.ref)
+    if args.json:
+        _print_json(items)
+    elif not items:
+        print("no stage changes yet", file=sys.stderr)
+    else:
+        print(format_table([h for h, _ in HISTORY_COLUMNS], rows_of(items, HISTORY_COLUMNS)))
+    return EXIT_OK
+
+
+def format_lineage(lineage: Mapping[str, Any]) -> list[str]:
+    """``kind ref -edge-> kind ref`` lines of a lineage graph, one per edge (nodes without an
+    edge on their own line)."""
+    nodes = {str(n.get("id")): n for n in lineage.get("nodes") or []}
+
+    def label(node_id: Any) -> str:
+        node = nodes.get(str(node_id)) or {}
+        return f"{node.get('kind', '?')} {node.get('ref') or node.get('label') or node_id}"
+
+    lines = [
+        f"{label(e.get('from'))} -{e.get('kind')}-> {label(e.get('to'))}"
+        for e in lineage.get("edges") or []
+    ]
+    linked = {str(e.get(k)) for e in lineage.get("edges") or [] for k in ("from", "to")}
+    lines += [label(node_id) for node_id in nodes if node_id not in linked]
+    return lines
+
+
+def _run_models_lineage(args: argparse.Namespace) -> int:
+    lineage = make_client(args).model_lineage(args.ref)
+    if args.json:
+        _print_json(lineage)
+        return EXIT_OK
+    for line in format_lineage(lineage):
+        print(line)
+    return EXIT_OK
+
+
+def _follow_run(client: Client, run: Mapping[str, Any]) -> int:
+    """Wait for a run, printing its status changes on stderr; the exit code of its outcome."""
+    from .client import run_status_line
+
+    start = time.monotonic()
+    seen: list[Any] = [None]
+
+    def report(current: dict[str, Any]) -> None:
+        status = current.get("status")
+        if status != seen[0] and status not in TERMINAL_STATUSES:
+            seen[0] = status
+            job = f" (job {current['job_id']})" if current.get("job_id") else ""
+            print(
+                f"[{time.monotonic() - start:5.0f}s] run {current.get('id')} {status}{job}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        final = client.wait_for_model_run(run, raise_on_failure=False, callback=report)
+    except KeyboardInterrupt:
+        print(f"stopped waiting; run {run.get('id')} keeps going", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    status = final.get("status")
+    if status == "succeeded":
+        print(run_status_line(final), file=sys.stderr)
+        if final.get("metrics"):
+            print(f"metrics: {_scalars(_flat(final['metrics']))}", file=sys.stderr)
+        speed = final.get("speed") or {}
+        if speed:
+            keys = ("runtime", "latency_ms_p50", "latency_ms_p95", "throughput_per_s")
+            shown = {k: speed[k] for k in keys if k in speed}
+            print(f"speed: {_scalars(shown)}", file=sys.stderr)
+    else:
+        _err(run_status_line(final))
+    return _EXIT_FOR_STATUS.get(str(status), EXIT_JOB_FAILED)
+
+
+def _run_models_convert(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    run = client.convert_model(
+        args.ref, args.to, opset=args.opset, tolerance_abs=args.tolerance_abs,
+        tolerance_rel=args.tolerance_rel, samples=args.samples, dataset=args.dataset,
+        split=args.split,
+    )  # fmt: skip
+    print(run["id"], flush=True)
+    return _follow_run(client, run) if args.wait else EXIT_OK
+
+
+def _run_models_evaluate(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    run = client.evaluate_model(
+        args.ref, args.dataset, split=args.split, task=args.task, batch_size=args.batch_size,
+        target=args.target, script=args.script,
+    )  # fmt: skip
+    print(run["id"], flush=True)
+    return _follow_run(client, run) if args.wait else EXIT_OK
+
+
+def _run_models_runs(args: argparse.Namespace) -> int:
+    items = make_client(args).list_model_runs(args.ref, args.kind)
+    if args.json:
+        _print_json(items)
+    elif not items:
+        print("no runs", file=sys.stderr)
+    else:
+        print(format_table([h for h, _ in RUN_COLUMNS], rows_of(items, RUN_COLUMNS)))
+    return EXIT_OK
+
+
+def _run_models_compare(args: argparse.Namespace) -> int:
+    from .sdk_models import compare_table, format_value
+
+    client = make_client(args)
+    if args.csv:
+        sys.stdout.write(client.compare_models_csv(args.refs, args.dataset))
+        return EXIT_OK
+    comparison = client.compare_models(args.refs, args.dataset)
+    if args.json:
+        _print_json(comparison)
+        return EXIT_OK
+    headers, rows = compare_table(comparison)
+    print(format_table(headers, [[format_value(v) for v in row] for row in rows]))
+    if comparison.get("dataset"):
+        print(f"dataset: {comparison['dataset']}", file=sys.stderr)
+    return EXIT_OK
+
+
 for _command in (
     Subcommand(
         "up",
@@ -1204,6 +1747,14 @@ for _command in (
         _configure_datasets,
         _run_datasets,
         "Work with datasets: a reference is [owner/]name[:Vnnn] or a ds-<id>.",
+    ),
+    Subcommand(
+        "models",
+        "models: list, show, register, download, promote, convert, evaluate, compare",
+        _configure_models,
+        _run_models,
+        "Work with the model registry: a reference is [owner/]name[:N] (no :N: the latest "
+        "version) or a mdl-<id>.",
     ),
     Subcommand(
         "ws",

@@ -12,7 +12,11 @@ Client
     datasets (``list_datasets``, ``create_dataset``, ``get_dataset``, ``resolve_dataset``,
     ``add_dataset_files``, ``annotate``, ``publish_dataset``, ``dataset_versions``,
     ``dataset_manifest``, ``diff_versions``, ``export_dataset``, ``import_annotations``,
-    ``open_dataset`` ...).
+    ``open_dataset`` ...) and models (``list_models``, ``create_model``, ``get_model``,
+    ``resolve_model``, ``register_model``, ``list_model_versions``, ``get_model_version``,
+    ``model_files``, ``download_model``, ``set_model_stage``, ``model_history``,
+    ``model_lineage``, ``convert_model``, ``evaluate_model``, ``wait_for_model_run``,
+    ``compare_models`` ...).
 OpenedDataset, DatasetFile
     What ``open_dataset`` returns: a version's files, annotations and splits; file bytes are
     downloaded on first use into a local cache.
@@ -28,6 +32,9 @@ EventStream
 ServerSentEvent, iter_sse
     The small Server-Sent Events parser behind it.
 TERMINAL_STATUSES, resolve_api_url
+parse_model_ref, model_source, run_status_line, MODEL_STAGES, MODEL_FORMATS, CONVERSION_TARGETS
+    Model references ``[owner/]name[:N]``, where a registration takes its files from, and a
+    conversion or evaluation run's one-line state.
 
 The magics, the widgets and the ``tz`` CLI all go through :class:`Client`, so authentication and
 error handling live here once. Importing this module stays light (httpx and the standard library).
@@ -39,8 +46,10 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +64,9 @@ from .snapshot import DEFAULT_MAX_BYTES, pack_directory
 from .transfers import TransferProgress, download_path, download_to, upload_path
 
 __all__ = [
+    "CONVERSION_TARGETS",
+    "MODEL_FORMATS",
+    "MODEL_STAGES",
     "TERMINAL_STATUSES",
     "Client",
     "DatasetFile",
@@ -65,7 +77,10 @@ __all__ = [
     "TzClientError",
     "default_client",
     "iter_sse",
+    "model_source",
+    "parse_model_ref",
     "resolve_api_url",
+    "run_status_line",
     "set_default_client",
 ]
 
@@ -1581,6 +1596,822 @@ class Client:
         entries = list(self.dataset_manifest(dataset, version["version"]))
         return OpenedDataset(self, dataset, version, entries, _cache_root(cache_dir))
 
+    # -- models ----------------------------------------------------------------------------
+
+    def _model_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Items of a models listing, page by page.
+
+        The service's pages carry ``_pagination`` (as everywhere else) while the models contract
+        writes the envelope flat (``total``, ``offset``, ``limit``): follow ``total``, which both
+        have, so either shape reads to the end.
+        """
+        query: dict[str, Any] = {"offset": 0, "limit": _PAGE_LIMIT, **(params or {})}
+        while True:
+            page = self._json("GET", path, params=query)
+            items = page.get("items", [])
+            yield from items
+            total = (page.get("_pagination") or page).get("total")
+            query["offset"] += len(items)
+            if not items or total is None or query["offset"] >= int(total):
+                return
+
+    def list_models(
+        self,
+        q: str | None = None,
+        *,
+        task: str | None = None,
+        stage: str | None = None,
+        owner: str | None = None,
+        visibility: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Models the caller may read, following pagination to the end.
+
+        Parameters
+        ----------
+        q : str, optional
+            Search text (name and description).
+        task : str, optional
+            ``image_classification``, ``object_detection``, ``text_classification``,
+            ``tabular_classification``, ``regression`` or ``generic``.
+        stage : str, optional
+            Only models with a version in this stage (``none``, ``staging``, ``production``,
+            ``archived``).
+        owner, visibility : str, optional
+            A user name; ``private``, ``team`` or ``public``.
+
+        Returns
+        -------
+        list of dict
+            Models (``id``, ``name``, ``owner``, ``latest_version``, ``production_version``...).
+
+        Raises
+        ------
+        ValueError
+            ``stage`` is not one of :data:`MODEL_STAGES`.
+        TzClientError
+            The service refused (e.g. an unknown ``task``).
+        """
+        if stage is not None and stage not in MODEL_STAGES:
+            raise ValueError(f"stage: must be one of {', '.join(MODEL_STAGES)}, got {stage!r}")
+        filters = {"q": q, "task": task, "stage": stage, "owner": owner, "visibility": visibility}
+        return list(self._model_pages("models", {k: v for k, v in filters.items() if v}))
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        task: str | None = None,
+        visibility: str = "private",
+        team: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an empty model (versions come from :meth:`register_model`).
+
+        Parameters
+        ----------
+        name : str
+            ``[a-z0-9][a-z0-9_-]{0,62}``, unique among the caller's models.
+        description : str
+            Free text (shown as text, never as HTML).
+        task : str, optional
+            One of the tasks of :meth:`list_models`; the service's default when omitted.
+        visibility : {"private", "team", "public"}
+            Who may read it; ``team`` needs ``team``.
+        team : str, optional
+            One of the caller's JupyterHub groups.
+
+        Returns
+        -------
+        dict
+            The Model.
+
+        Raises
+        ------
+        ValueError
+            ``name`` is not a valid model name.
+        TzClientError
+            The service refused (409 when the name is taken).
+        """
+        _check_model_name(name)
+        body: dict[str, Any] = {"name": name, "description": description, "visibility": visibility}
+        if task is not None:
+            body["task"] = task
+        if team is not None:
+            body["team"] = team
+        return self._json("POST", "models", json=body)
+
+    def resolve_model(self, ref: str) -> dict[str, Any]:
+        """Resolve ``[owner/]name[:N]`` (or ``mdl-…[:N]``) to ``{"model", "version"}``.
+
+        ``name`` alone means the caller's own model, else the only visible one with that name;
+        without ``:N`` the version is the latest.
+
+        Raises
+        ------
+        ValueError
+            ``ref`` is malformed.
+        TzClientError
+            No such model or version, or none yet (404); the name is ambiguous (400, the
+            message lists ``owner/name`` candidates).
+        """
+        parse_model_ref(ref)
+        return self._json("GET", "models/resolve", params={"ref": ref})
+
+    def _model_id(self, model: ModelRef) -> str:
+        """The id of a model given as a Model/Version/Run dict, an id or a reference."""
+        if isinstance(model, Mapping):
+            # Versions and runs name their model in model_id; a Model's own id is id.
+            return str(model.get("model_id") or model["id"])
+        owner, name, _ = parse_model_ref(model)
+        if owner is None and _MODEL_ID.match(name):
+            return name
+        return str(self.resolve_model(f"{owner}/{name}" if owner else name)["model"]["id"])
+
+    def _model_path(self, model: ModelRef, *rest: str) -> str:
+        return "/".join(["models", quote(self._model_id(model), safe=""), *rest])
+
+    def _model_version(self, ref: ModelRef, version: int | str | None = None) -> tuple[str, int]:
+        """``(model id, version number)``: ``version``, else the ref's ``:N``, else the latest.
+
+        Raises
+        ------
+        ValueError
+            ``ref`` is malformed, or names another version than ``version``.
+        TzClientError
+            No such model, or it has no version yet (``NoVersion``).
+        """
+        wanted = None if version is None else _version_number(version)
+        if isinstance(ref, Mapping):
+            if "model_id" in ref:
+                model_id, number = str(ref["model_id"]), wanted or ref.get("version")
+            else:
+                model_id, number = str(ref["id"]), wanted or ref.get("latest_version")
+            if number is None:
+                raise _no_version(model_id)
+            return model_id, int(number)
+        owner, name, number = parse_model_ref(ref)
+        if wanted is not None and number is not None and wanted != number:
+            raise ValueError(f"version: {ref!r} names version {number}, not {wanted}")
+        number = number or wanted
+        if owner is None and _MODEL_ID.match(name) and number is not None:
+            return name, number
+        base = f"{owner}/{name}" if owner else name
+        resolved = self.resolve_model(f"{base}:{number}" if number else base)
+        if not resolved.get("version"):
+            raise _no_version(base)
+        return str(resolved["model"]["id"]), int(resolved["version"]["version"])
+
+    def _version_path(self, ref: ModelRef, version: int | str | None, *rest: str) -> str:
+        model_id, number = self._model_version(ref, version)
+        return "/".join(["models", quote(model_id, safe=""), "versions", str(number), *rest])
+
+    def get_model(self, model: ModelRef) -> dict[str, Any]:
+        """One model, by id (``mdl-…``), reference (``[owner/]name``; a ``:N`` is ignored) or
+        dict."""
+        return self._json("GET", self._model_path(model))
+
+    def update_model(self, model: ModelRef, **fields: Any) -> dict[str, Any]:
+        """Change ``description``, ``task``, ``visibility`` or ``team``; returns the Model."""
+        return self._json("PATCH", self._model_path(model), json=fields)
+
+    def delete_model(self, model: ModelRef) -> None:
+        """Delete a model with all its versions (owner or admin; refused while one is in
+        production).
+
+        Raises
+        ------
+        ValueError
+            ``model`` is a reference with ``:N``: deleting a whole model by naming one version is
+            too easy a mistake, so use :meth:`delete_model_version` or drop the ``:N``.
+        TzClientError
+            409 while a version is in production; 404 for a model you cannot see.
+        """
+        if isinstance(model, str) and parse_model_ref(model)[2] is not None:
+            raise ValueError(
+                f"ref: {model!r} names one version, but delete_model deletes the whole model: "
+                "use delete_model_version for one version, or the ref without ':N'"
+            )
+        self._json("DELETE", self._model_path(model))
+
+    def list_model_versions(self, model: ModelRef) -> list[dict[str, Any]]:
+        """A model's versions, newest first (all pages)."""
+        return list(self._model_pages(self._model_path(model, "versions")))
+
+    def get_model_version(self, ref: ModelRef, version: int | str | None = None) -> dict[str, Any]:
+        """One version: ``version``, else the ref's ``:N``, else the latest.
+
+        Parameters
+        ----------
+        ref : str or dict
+            ``[owner/]name[:N]``, ``mdl-…[:N]``, a Model or a Version.
+        version : int, optional
+            The version number.
+
+        Returns
+        -------
+        dict
+            The Version (``ref``, ``format``, ``signature``, ``metrics``, ``stage``,
+            ``lineage``, ``evaluations``...).
+        """
+        return self._json("GET", self._version_path(ref, version))
+
+    def update_model_version(
+        self, ref: ModelRef, version: int | str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Change a version's ``description``, ``card``, ``tags`` or ``metrics``; returns it."""
+        return self._json("PATCH", self._version_path(ref, version), json=fields)
+
+    def delete_model_version(self, ref: ModelRef, version: int | str | None = None) -> None:
+        """Delete one version (not while it is in production).
+
+        Raises
+        ------
+        ValueError
+            No version is named (``name:N``, ``version=`` or a Version dict): the latest is never
+            deleted by default.
+        """
+        explicit = version is not None or (
+            parse_model_ref(ref)[2] is not None
+            if isinstance(ref, str)
+            else "model_id" in ref and ref.get("version") is not None
+        )
+        if not explicit:
+            raise ValueError(
+                f"version: say which version of {_ref_text(ref)} to delete (name:N or version=N)"
+            )
+        self._json("DELETE", self._version_path(ref, version))
+
+    def model_files(self, ref: ModelRef, version: int | str | None = None) -> list[dict[str, Any]]:
+        """A version's files: ``{"path", "size", "sha256"}`` items."""
+        return self._json("GET", self._version_path(ref, version, "files")).get("items", [])
+
+    def download_model(
+        self,
+        ref: ModelRef,
+        dest: str | os.PathLike[str],
+        *,
+        version: int | str | None = None,
+        progress: Callable[[TransferProgress], None] | None = None,
+        parallel: int = 4,
+    ) -> Path:
+        """Download a version's files into the folder ``dest``, each checked against its sha256.
+
+        Files already in ``dest`` with the right size and sha256 are kept (versions are
+        immutable), so downloading again, or into a cache, only fetches what is missing. Each
+        file is streamed to a temporary file and renamed once complete and verified.
+
+        Parameters
+        ----------
+        ref : str or dict
+            The version (``[owner/]name[:N]``; no ``:N``: the latest).
+        dest : str or os.PathLike
+            The folder to fill (created).
+        version : int, optional
+            The version number.
+        progress : callable, optional
+            Called with a :class:`TransferProgress` as bytes arrive.
+        parallel : int
+            Files downloaded at a time.
+
+        Returns
+        -------
+        pathlib.Path
+            ``dest``.
+
+        Raises
+        ------
+        TzClientError
+            A request failed, or a file's bytes do not match its sha256 (``ChecksumMismatch``)
+            even after retrying.
+        ValueError
+            The service listed a path that would leave ``dest``.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .transfers import _safe_local, _Tracker
+
+        files_path = self._version_path(ref, version, "files")
+        files = self._json("GET", files_path).get("items", [])
+        root = Path(dest).expanduser()
+        # Every target is checked before anything is written: one bad path refuses the lot.
+        targets = [(entry, _safe_local(root, str(entry["path"]))) for entry in files]
+        tracker = _Tracker(progress, sum(int(e.get("size") or 0) for e in files), len(files))
+        root.mkdir(parents=True, exist_ok=True)
+
+        def one(item: tuple[dict[str, Any], Path]) -> None:
+            entry, local = item
+            size, sha256 = int(entry.get("size") or 0), entry.get("sha256") or None
+            if sha256 and _file_matches(local, size, sha256):
+                tracker.update(path=entry["path"], done=size, files_done=1, skipped=1)
+                return
+            download_to(
+                self, f"{files_path}/{quote(str(entry['path']), safe='/')}", {}, local,
+                tracker=tracker, label=str(entry["path"]), sha256=sha256,
+            )  # fmt: skip
+            tracker.update(files_done=1)
+
+        with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="tz-model") as pool:
+            for future in [pool.submit(one, t) for t in targets]:
+                future.result()
+        return root
+
+    def set_model_stage(
+        self,
+        ref: ModelRef,
+        stage: str,
+        comment: str | None = None,
+        *,
+        version: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Move a version to ``stage`` (one production version per model: promoting another
+        archives the old one; every move is recorded in :meth:`model_history`).
+
+        Parameters
+        ----------
+        ref : str or dict
+            The version (no ``:N``: the latest).
+        stage : {"none", "staging", "production", "archived"}
+            The new stage.
+        comment : str, optional
+            Why, for the history.
+        version : int, optional
+            The version number.
+
+        Returns
+        -------
+        dict
+            The Version in its new stage.
+
+        Raises
+        ------
+        ValueError
+            ``stage`` is not one of :data:`MODEL_STAGES`.
+        TzClientError
+            The service refused (e.g. not the owner).
+        """
+        if stage not in MODEL_STAGES:
+            raise ValueError(f"stage: must be one of {', '.join(MODEL_STAGES)}, got {stage!r}")
+        body: dict[str, Any] = {"stage": stage}
+        if comment:
+            body["comment"] = comment
+        return self._json("POST", self._version_path(ref, version, "stage"), json=body)
+
+    def model_history(self, model: ModelRef) -> list[dict[str, Any]]:
+        """Stage moves of a model's versions: ``{"version", "from", "to", "by", "time",
+        "comment"}`` items."""
+        return self._json("GET", self._model_path(model, "history")).get("items", [])
+
+    def model_lineage(self, ref: ModelRef, version: int | str | None = None) -> dict[str, Any]:
+        """Where a version came from and what was made of it.
+
+        Returns
+        -------
+        dict
+            ``{"nodes": [{"id", "kind", "label", "ref"}], "edges": [{"from", "to", "kind"}]}``
+            with node kinds ``dataset``, ``job``, ``version``, ``evaluation`` and edge kinds
+            ``trained_on``, ``produced``, ``converted``, ``evaluated``, ``evaluated_on``.
+        """
+        return self._json("GET", self._version_path(ref, version, "lineage"))
+
+    def convert_model(
+        self,
+        ref: ModelRef,
+        to: str,
+        *,
+        version: int | str | None = None,
+        opset: int | None = None,
+        tolerance_abs: float | None = None,
+        tolerance_rel: float | None = None,
+        samples: int | None = None,
+        dataset: str | None = None,
+        split: str | None = None,
+        **opts: Any,
+    ) -> dict[str, Any]:
+        """Start a conversion run (a tracked job); its result is a new version of the model.
+
+        Parameters
+        ----------
+        ref : str or dict
+            The source version (no ``:N``: the latest).
+        to : {"onnx", "torchscript", "int8", "fp16"}
+            The target.
+        version : int, optional
+            The source version number.
+        opset : int, optional
+            ONNX opset (default the worker's, 17).
+        tolerance_abs, tolerance_rel : float, optional
+            Parity tolerance between source and converted outputs; the run fails loudly beyond
+            it.
+        samples : int, optional
+            Inputs compared for parity.
+        dataset, split : str, optional
+            Take the parity inputs from this dataset version (and split) instead of random ones.
+        **opts
+            Further body fields, sent as they are.
+
+        Returns
+        -------
+        dict
+            The Run (``id``, ``status``, ``job_id``); follow it with
+            :meth:`wait_for_model_run`.
+
+        Raises
+        ------
+        ValueError
+            ``to`` is not one of :data:`CONVERSION_TARGETS`.
+        TzClientError
+            The service refused (e.g. a conversion the source format does not allow).
+        """
+        if to not in CONVERSION_TARGETS:
+            raise ValueError(f"to: must be one of {', '.join(CONVERSION_TARGETS)}, got {to!r}")
+        body: dict[str, Any] = {"to": to}
+        tolerance = {k: v for k, v in (("abs", tolerance_abs), ("rel", tolerance_rel))
+                     if v is not None}  # fmt: skip
+        if tolerance:
+            body["tolerance"] = tolerance
+        extra = {"opset": opset, "samples": samples, "dataset": dataset, "split": split}
+        body.update({k: v for k, v in {**extra, **opts}.items() if v is not None})
+        return self._json("POST", self._version_path(ref, version, "convert"), json=body)
+
+    def evaluate_model(
+        self,
+        ref: ModelRef,
+        dataset: str,
+        *,
+        version: int | str | None = None,
+        split: str | None = None,
+        task: str | None = None,
+        batch_size: int | None = None,
+        target: str | None = None,
+        script: str | os.PathLike[str] | None = None,
+        snapshot: str | None = None,
+        working_dir: str | os.PathLike[str] = ".",
+        **opts: Any,
+    ) -> dict[str, Any]:
+        """Start an evaluation run (a tracked job): metrics on a dataset version, and speed.
+
+        Parameters
+        ----------
+        ref : str or dict
+            The version (no ``:N``: the latest).
+        dataset : str
+            ``[owner/]name[:Vnnn]``.
+        version : int, optional
+            The version number.
+        split : str, optional
+            ``train``, ``val`` or ``test`` (the worker's default: ``test``; all files when the
+            split is empty).
+        task : str, optional
+            ``image_classification``, ``tabular_classification``, ``regression`` or ``custom``
+            (default: the model's task).
+        batch_size : int, optional
+            Batch size of the speed measurement.
+        target : str, optional
+            The target column of tabular data.
+        script : str or os.PathLike, optional
+            A custom evaluation script defining ``evaluate(model_path, dataset_path) -> dict``.
+            Without ``snapshot``, ``working_dir`` is uploaded as the job's code and the script
+            is sent relative to it (it must lie inside); with ``snapshot``, ``script`` is a path
+            inside that snapshot.
+        snapshot : str, optional
+            A snapshot id from :meth:`upload_snapshot`.
+        working_dir : str or os.PathLike
+            The folder uploaded for ``script`` (default the current one).
+        **opts
+            Further body fields, sent as they are.
+
+        Returns
+        -------
+        dict
+            The Run; follow it with :meth:`wait_for_model_run`.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``script`` is not a local file (without ``snapshot``).
+        ValueError
+            ``script`` lies outside ``working_dir``, or the folder is too large.
+        TzClientError
+            The service refused.
+        """
+        body: dict[str, Any] = {"dataset": dataset}
+        if script is not None and snapshot is None:
+            body["script"], body["snapshot"] = self._script_snapshot(script, working_dir)
+        elif script is not None:
+            body["script"], body["snapshot"] = str(script), snapshot
+        extra = {"split": split, "task": task, "batch_size": batch_size, "target": target}
+        body.update({k: v for k, v in {**extra, **opts}.items() if v is not None})
+        return self._json("POST", self._version_path(ref, version, "evaluate"), json=body)
+
+    def _script_snapshot(
+        self, script: str | os.PathLike[str], working_dir: str | os.PathLike[str]
+    ) -> tuple[str, str]:
+        """Upload ``working_dir``; the script's path inside it and the snapshot id."""
+        script_path = Path(script).expanduser().resolve()
+        if not script_path.is_file():
+            raise FileNotFoundError(f"script {str(script)!r} not found")
+        workdir = Path(working_dir).expanduser().resolve()
+        if not script_path.is_relative_to(workdir):
+            raise ValueError(
+                f"script {str(script)!r} is outside the working directory {str(workdir)!r}; "
+                "the evaluation job only sees files inside it"
+            )
+        snapshot = self.upload_snapshot(workdir)
+        return script_path.relative_to(workdir).as_posix(), str(snapshot["id"])
+
+    def list_model_runs(self, model: ModelRef, kind: str | None = None) -> list[dict[str, Any]]:
+        """A model's conversion and evaluation runs, newest first (``kind``: ``convert`` or
+        ``evaluate``)."""
+        params = {"kind": kind} if kind else {}
+        return list(self._model_pages(self._model_path(model, "runs"), params))
+
+    def get_model_run(self, run_id: str | Mapping[str, Any]) -> dict[str, Any]:
+        """One run (``run-…``): ``status``, ``message``, ``result_version``, ``metrics``..."""
+        run_id = str(run_id["id"]) if isinstance(run_id, Mapping) else run_id
+        return self._json("GET", f"models/runs/{quote(run_id, safe='')}")
+
+    def wait_for_model_run(
+        self,
+        run_id: str | Mapping[str, Any],
+        timeout: float | None = None,
+        *,
+        polling_interval: float = 1.0,
+        max_interval: float = 10.0,
+        raise_on_failure: bool = True,
+        callback: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a conversion or evaluation run until it has finished.
+
+        Polls start every ``polling_interval`` seconds and back off (x1.5) to ``max_interval``:
+        a conversion takes seconds to minutes, an evaluation on a large dataset longer.
+
+        Parameters
+        ----------
+        run_id : str or dict
+            The run's id, or the Run.
+        timeout : float, optional
+            Give up after this many seconds; default wait forever.
+        polling_interval, max_interval : float
+            First and longest pause between polls.
+        raise_on_failure : bool
+            Raise when the run failed or was cancelled (else return it).
+        callback : callable, optional
+            Called with the Run after each poll (progress output).
+
+        Returns
+        -------
+        dict
+            The finished Run.
+
+        Raises
+        ------
+        TzClientError
+            The run failed or was cancelled (with ``raise_on_failure``; the message is the
+            run's, e.g. the parity check's measured and allowed differences), or a request
+            failed.
+        TimeoutError
+            ``timeout`` passed first.
+        """
+        run_id = str(run_id["id"]) if isinstance(run_id, Mapping) else run_id
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = polling_interval
+        while True:
+            run = self.get_model_run(run_id)
+            if callback is not None:
+                callback(run)
+            status = run.get("status")
+            if status in TERMINAL_STATUSES:
+                if status != "succeeded" and raise_on_failure:
+                    raise TzClientError(
+                        run_status_line(run),
+                        reason="RunFailed" if status == "failed" else "RunCancelled",
+                    )
+                return run
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"run {run_id} is still {status} after {timeout:g} s")
+                time.sleep(min(delay, remaining))
+            else:
+                time.sleep(delay)
+            delay = min(delay * 1.5, max(max_interval, polling_interval))
+
+    def _compare_params(
+        self,
+        refs: str | ModelRef | Iterable[ModelRef],
+        dataset: str | None,
+        fmt: str,
+    ) -> dict[str, Any]:
+        if isinstance(refs, str):
+            items: list[ModelRef] = [r.strip() for r in refs.split(",") if r.strip()]
+        elif isinstance(refs, Mapping):
+            items = [refs]
+        else:
+            items = list(refs)
+        if not items:
+            raise ValueError("refs: give the model versions to compare, e.g. ['m:1', 'm:2']")
+        # The service resolves references itself (the caller's own model first, no :N the
+        # latest); dicts are sent as model_id:version.
+        versions: list[str] = []
+        for ref in items:
+            if isinstance(ref, Mapping):
+                versions.append(":".join(map(str, self._model_version(ref))))
+            else:
+                parse_model_ref(ref)  # malformed (or comma-carrying) refs fail here
+                versions.append(ref)
+        params: dict[str, Any] = {"versions": ",".join(versions), "format": fmt}
+        if dataset:
+            params["dataset"] = dataset
+        return params
+
+    def compare_models(
+        self,
+        refs: str | ModelRef | Iterable[ModelRef],
+        dataset: str | None = None,
+    ) -> dict[str, Any]:
+        """Compare versions side by side: their evaluations' metrics, speed, size and format.
+
+        Parameters
+        ----------
+        refs : sequence of str or dict, or str
+            The versions (``name:N``, ``owner/name:N``, Version dicts, or one comma-separated
+            string); the first is the baseline.
+        dataset : str, optional
+            Only evaluations on this dataset version (default: each version's latest).
+
+        Returns
+        -------
+        dict
+            ``{"baseline", "dataset", "columns", "rows": [{"ref", "format", "runtime",
+            "size_bytes", "metrics", "speed", "accuracy_delta", "latency_ratio",
+            "size_ratio"...}]}``.
+
+        Raises
+        ------
+        ValueError
+            No version given, or a malformed reference.
+        TzClientError
+            A version cannot be found, or the service refused.
+        """
+        return self._json(
+            "GET", "models/compare", params=self._compare_params(refs, dataset, "json")
+        )
+
+    def compare_models_csv(
+        self,
+        refs: str | ModelRef | Iterable[ModelRef],
+        dataset: str | None = None,
+    ) -> str:
+        """The comparison of :meth:`compare_models` as CSV text, written by the service (one
+        row per version: ref, format, runtime, size_bytes, every column, the deltas).
+
+        Raises
+        ------
+        ValueError
+            No version given, or a malformed reference.
+        TzClientError
+            A version cannot be found, or the service refused.
+        """
+        params = self._compare_params(refs, dataset, "csv")
+        response = self._request(
+            "GET", "models/compare", params=params, headers={"Accept": "text/csv"}
+        )
+        return response.text
+
+    def register_model(
+        self,
+        name: str | None,
+        uri: str | os.PathLike[str] | None = None,
+        *,
+        source: Mapping[str, Any] | None = None,
+        version: str | None = None,
+        model_format_name: str | None = None,
+        model_format_version: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        progress: Callable[[TransferProgress], None] | None = None,
+        parallel: int = 4,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Register a new version of a model, creating the model when it is missing (Kubeflow
+        Model Registry's ``register_model``).
+
+        The version's files are copied by the service and never change afterwards. Local files
+        are first uploaded (in parts, retried) into a fresh folder under
+        ``tz-staging/models/`` in your own workspace; that folder is deleted afterwards, also
+        when registering fails.
+
+        Parameters
+        ----------
+        name : str or None
+            The model's name (``[a-z0-9][a-z0-9_-]{0,62}``). ``None`` leaves it to the source's
+            ``tz-model.json``.
+        uri : str or os.PathLike, optional
+            Where the files are (see :func:`model_source`): a local file or folder,
+            ``job://<job id>[/<path>]`` (a finished job's output, default folder ``model``),
+            ``user:<name>/<path>``, ``team:<group>/<path>`` or ``workspace://<space>/<path>``.
+        source : dict, optional
+            The service's source object instead of ``uri``: ``{"job", "path"}`` or
+            ``{"space", "path"}``.
+        version : str, optional
+            A display name of the version (``version_name``); versions are numbered anyway.
+        model_format_name, model_format_version : str, optional
+            Kubeflow's format fields (``onnx``, ``pytorch``...).
+        description : str, optional
+            Of the model when it is created, and of the version.
+        metadata : dict, optional
+            Free-form metadata (Kubeflow's ``metadata``).
+        progress : callable, optional
+            Upload progress of local files, as for :meth:`ws_upload`.
+        parallel : int
+            Parts or files in flight while uploading.
+        **fields
+            Model fields (``task``, ``visibility``, ``team``) and version fields that override
+            the folder's ``tz-model.json``: ``format``, ``framework``, ``framework_version``,
+            ``artifact``, ``signature``, ``metrics``, ``parameters``, ``tags``, ``card``,
+            ``labels``, ``preprocess``, ``builder``.
+
+        Returns
+        -------
+        dict
+            The new Version (``ref`` is ``owner/name:N``).
+
+        Raises
+        ------
+        ValueError
+            Neither or both of ``uri`` and ``source``; an invalid name; a ``uri`` the service
+            cannot take (``s3://``, ``http://``); local files without ``tz-model.json`` and
+            without ``format``.
+        FileNotFoundError
+            A local ``uri`` that does not exist.
+        TzClientError
+            The service refused (e.g. ``signature.inputs[0].dtype: must be one of ...``).
+        """
+        if (uri is None) == (source is None):
+            raise ValueError("pass exactly one of uri (where the files are) or source (a dict)")
+        if name is not None:
+            _check_model_name(name)
+        given = {
+            "name": name,
+            "version_name": version,
+            "model_format_name": model_format_name,
+            "model_format_version": model_format_version,
+            "description": description,
+            "metadata": dict(metadata) if metadata is not None else None,
+            **fields,
+        }
+        body = {k: v for k, v in given.items() if v is not None}
+        where = dict(source) if source is not None else model_source(uri)  # type: ignore[arg-type]
+        if isinstance(where, Path):
+            return self._register_local(where, body, progress=progress, parallel=parallel)
+        return self._json("POST", "models/register", json={**body, "source": where})
+
+    def _register_local(
+        self,
+        local: Path,
+        body: dict[str, Any],
+        *,
+        progress: Callable[[TransferProgress], None] | None,
+        parallel: int,
+    ) -> dict[str, Any]:
+        """Stage a local file or folder in the caller's workspace, register it, clean up."""
+        local = local.expanduser()
+        if not local.exists():
+            raise FileNotFoundError(
+                f"uri: {str(local)!r} is no local file or folder (a job's output is "
+                "job://<job id>/model, a workspace folder user:<name>/<path>)"
+            )
+        if local.is_file():
+            body.setdefault("artifact", local.name)
+            if local.suffix.lower() == ".onnx":
+                body.setdefault("format", "onnx")
+        described = local.is_dir() and (local / DESCRIPTOR_NAME).is_file()
+        if not described and not (body.get("format") or body.get("model_format_name")):
+            # Checked before uploading: the service would refuse only after the upload.
+            raise ValueError(
+                f"format: {str(local)!r} has no {DESCRIPTOR_NAME}; say what it holds with "
+                f"format= (one of {', '.join(MODEL_FORMATS)})"
+            )
+        space = self.my_space()
+        staging = f"{MODEL_STAGING}/{secrets.token_hex(8)}"
+        target = f"{staging}/{local.name}" if local.is_file() else staging
+        try:
+            # A fresh folder each time: nothing to resume, so no session lookup.
+            self.ws_upload(local, space, target, progress=progress, parallel=parallel,
+                           resume=False)  # fmt: skip
+            source = {"space": space, "path": staging}
+            return self._json("POST", "models/register", json={**body, "source": source})
+        finally:
+            try:
+                self.ws_delete(space, staging)
+            except TzClientError as exc:
+                if exc.status != 404:
+                    # Not worth failing a registration over, nor hiding its own error.
+                    warnings.warn(
+                        f"could not delete the staging folder {space}/{staging}: {exc}",
+                        stacklevel=3,
+                    )
+
 
 def _ref_version(dataset: str | Mapping[str, Any]) -> str | None:
     if isinstance(dataset, str) and ":" in dataset:
@@ -1598,6 +2429,198 @@ def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "training-zoo" / "datasets"
+
+
+# -- models: references and sources ------------------------------------------------------------
+
+#: A model or version as the models methods take it: a reference string or an API dict.
+ModelRef = str | Mapping[str, Any]
+
+_MODEL_ID = re.compile(r"^mdl-[0-9a-f]{12}$")
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_SPACE = re.compile(r"^(user|team):[^/]+$")
+
+#: Stages of a model version (one ``production`` version per model).
+MODEL_STAGES: tuple[str, ...] = ("none", "staging", "production", "archived")
+#: Formats a version may have.
+MODEL_FORMATS: tuple[str, ...] = (
+    "pytorch-state-dict", "torchscript", "onnx", "tensorflow-savedmodel", "custom",
+)  # fmt: skip
+#: What :meth:`Client.convert_model` converts to.
+CONVERSION_TARGETS: tuple[str, ...] = ("onnx", "torchscript", "int8", "fp16")
+#: The descriptor file of a model folder.
+DESCRIPTOR_NAME = "tz-model.json"
+#: Where local files are staged in the caller's workspace while they are registered. Not
+#: ``.tz-staging``: the workspace reserves names starting with ``.tz-`` for itself.
+MODEL_STAGING = "tz-staging/models"
+
+
+def parse_model_ref(ref: str) -> tuple[str | None, str, int | None]:
+    """Split a model reference ``[owner/]name[:N]`` (or an id ``mdl-…[:N]``).
+
+    Parameters
+    ----------
+    ref : str
+        E.g. ``shapes-cnn``, ``alice/shapes-cnn:3`` or ``mdl-0123456789ab:2``.
+
+    Returns
+    -------
+    (str or None, str, int or None)
+        Owner, name (or id) and version number.
+
+    Raises
+    ------
+    ValueError
+        Naming ``ref``: not a string, an empty or extra owner part, a name outside
+        ``[a-z0-9][a-z0-9_-]{0,62}``, or a version that is not a number >= 1.
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValueError(f"ref: expected [owner/]name[:N], got {ref!r}")
+    base, sep, number = ref.partition(":")
+    version: int | None = None
+    if sep:
+        if not _DIGITS.match(number) or int(number) < 1:
+            raise ValueError(f"ref: {ref!r}: the version after ':' must be a number >= 1")
+        version = int(number)
+    owner, slash, name = base.rpartition("/")
+    if slash and (not owner or "/" in owner):
+        raise ValueError(f"ref: {ref!r}: expected [owner/]name[:N]")
+    if not _MODEL_NAME.match(name):
+        raise ValueError(
+            f"ref: {ref!r}: {name!r} is not a model name (lower-case letters, digits, '-' and "
+            "'_', starting with a letter or digit, at most 63 characters)"
+        )
+    return owner or None, name, version
+
+
+def _check_model_name(name: str) -> None:
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise ValueError(
+            f"name: {name!r} is not a model name (lower-case letters, digits, '-' and '_', "
+            "starting with a letter or digit, at most 63 characters)"
+        )
+
+
+def _version_number(version: int | str) -> int:
+    if isinstance(version, bool) or not (
+        isinstance(version, int) or (isinstance(version, str) and _DIGITS.match(version))
+    ):
+        raise ValueError(f"version: expected a number >= 1, got {version!r}")
+    if int(version) < 1:
+        raise ValueError(f"version: expected a number >= 1, got {version!r}")
+    return int(version)
+
+
+def _no_version(what: str) -> TzClientError:
+    return TzClientError(
+        f"model {what}: has no version yet (register one first)",
+        status=404,
+        reason="NoVersion",
+        errors={"version": "no version"},
+    )
+
+
+def _ref_text(ref: ModelRef) -> str:
+    if isinstance(ref, Mapping):
+        return str(ref.get("ref") or ref.get("name") or ref.get("id"))
+    return ref
+
+
+def model_source(uri: str | os.PathLike[str]) -> dict[str, str] | Path:
+    """Map what :meth:`Client.register_model` is given to the service's ``source``.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        - ``job://<job id>[/<path>]``: a folder of a finished job's output (default ``model``);
+        - ``workspace://<space>/<path>``, ``user:<name>/<path>``, ``team:<group>/<path>``: a
+          workspace folder;
+        - ``file://<path>``, an ``os.PathLike`` or any other string: a local file or folder.
+
+    Returns
+    -------
+    dict or pathlib.Path
+        ``{"job", "path"}`` or ``{"space", "path"}`` for the service, or the local path to
+        upload first.
+
+    Raises
+    ------
+    ValueError
+        ``s3://``, ``http(s)://`` and other schemes the service does not read from, and
+        references without a job id, space name or path.
+    """
+    if not isinstance(uri, str):
+        return Path(uri)
+    text = uri.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        space, slash, path = text.partition("/")
+        if _SPACE.match(space):
+            return _workspace_source(uri, space, path if slash else "")
+        return Path(text)
+    scheme = scheme.lower()
+    if scheme == "file":
+        return Path(rest)
+    if scheme == "job":
+        job, _, path = rest.partition("/")
+        if not job:
+            raise ValueError(f"uri: {uri!r} names no job (job://<job id>/model)")
+        return {"job": job, "path": path.strip("/") or "model"}
+    if scheme in ("workspace", "ws"):
+        space, _, path = rest.partition("/")
+        if not _SPACE.match(space):
+            raise ValueError(
+                f"uri: {uri!r}: expected workspace://user:<name>/<path> or "
+                "workspace://team:<group>/<path>"
+            )
+        return _workspace_source(uri, space, path)
+    raise ValueError(
+        f"uri: {uri!r}: models are registered from local files, a job's output (job://<id>/model) "
+        f"or the workspace (user:<name>/<path>), not from {scheme}://"
+    )
+
+
+def _workspace_source(uri: str, space: str, path: str) -> dict[str, str]:
+    path = path.strip("/")
+    if not path:
+        raise ValueError(f"uri: {uri!r} names no folder in {space} (e.g. {space}/exports/m1)")
+    return {"space": space, "path": path}
+
+
+def _file_matches(path: Path, size: int, sha256: str) -> bool:
+    """Whether ``path`` is a file of ``size`` bytes with this sha256 (a kept download)."""
+    try:
+        if not path.is_file() or path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def run_status_line(run: Mapping[str, Any]) -> str:
+    """One line for a run's state, e.g. ``convert run run-0123456789ab failed: parity check
+    failed: max_abs 0.31 > 0.0001``.
+
+    Parameters
+    ----------
+    run : dict
+        The Run.
+
+    Returns
+    -------
+    str
+    """
+    line = f"{run.get('kind') or 'model'} run {run.get('id')} {run.get('status')}"
+    if run.get("status") == "succeeded" and run.get("result_version") is not None:
+        line += f": version {run['result_version']}"
+    if run.get("message"):
+        line += f": {run['message']}"
+    return line
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""IPython magics for training jobs and datasets: ``%tz_train``, ``%%tz_train``, ``%tz_jobs``,
-``%tz_logs``, ``%tz_cancel``, ``%tz_datasets``.
+"""IPython magics for training jobs, datasets and models: ``%tz_train``, ``%%tz_train``,
+``%tz_jobs``, ``%tz_logs``, ``%tz_cancel``, ``%tz_datasets``, ``%tz_models``.
 
 Exports
 -------
@@ -9,8 +9,9 @@ TzMagics
 JobTable
     What ``%tz_jobs`` returns: an HTML table in notebooks, aligned text elsewhere.
 Table
-    What ``%tz_datasets`` returns: the same for any rows of API objects (datasets, versions),
-    with an optional list of ``field: value`` lines above (one dataset).
+    What ``%tz_datasets`` and ``%tz_models`` return: the same for any rows of API objects
+    (datasets, models, versions, comparisons), with an optional list of ``field: value`` lines
+    above (one dataset or model).
 load_ipython_extension(ip)
     Registers :class:`TzMagics`; ``%load_ext training_zoo`` delegates here.
 
@@ -36,21 +37,25 @@ from traitlets import Float, Unicode
 from .cli import (
     DATASET_COLUMNS,
     JOB_COLUMNS,
+    MODEL_COLUMNS,
+    MODEL_VERSION_COLUMNS,
     TRAIN_OPTIONS,
     VERSION_COLUMNS,
     describe_dataset,
+    describe_model,
+    describe_model_version,
     format_table,
     int_at_least,
     rows_of,
     status_line,
     train_spec,
 )
-from .client import Client, TzClientError
+from .client import Client, TzClientError, parse_model_ref
 
 if TYPE_CHECKING:
     from .widgets import JobMonitor
 
-__all__ = ["JobTable", "Table", "TzMagics", "load_ipython_extension"]
+__all__ = ["JobTable", "Table", "TzMagics", "comparison_table", "load_ipython_extension"]
 
 
 def train_arguments(func: Any) -> Any:
@@ -373,6 +378,78 @@ class TzMagics(Magics):
             versions, VERSION_COLUMNS, empty="no versions", fields=describe_dataset(dataset)
         )
 
+    # -- %tz_models ------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--task", help="list: only this task (image_classification, regression, ...).")
+    @argument("--stage", help="list: only models with a version in this stage.")
+    @argument("--owner", help="list: only models of this user.")
+    @argument("--dataset", help="compare: only evaluations on this dataset version.")
+    @argument(
+        "words",
+        nargs="*",
+        metavar="ACTION REF",
+        help="Nothing or 'list' (models), 'show REF', 'versions REF', 'compare REF REF ...'.",
+    )
+    @line_magic
+    def tz_models(self, line: str) -> Table:
+        """List models, show a model or a version, list versions, or compare versions.
+
+        ::
+
+            %tz_models                                   # the models you may read
+            %tz_models --task image_classification       # filtered
+            %tz_models show shapes-cnn                   # one model and its versions
+            %tz_models show shapes-cnn:2                 # one version
+            %tz_models versions shapes-cnn
+            %tz_models compare shapes-cnn:1 shapes-cnn:2 --dataset shapes:V001
+        """
+        opts = parse_argstring(self.tz_models, line)
+        action, refs = (opts.words[0], opts.words[1:]) if opts.words else ("list", [])
+        with _usage_errors():
+            if action == "list" and not refs:
+                items = self.client.list_models(task=opts.task, stage=opts.stage, owner=opts.owner)
+                return Table(items, MODEL_COLUMNS, empty="no models")
+            if action in ("show", "versions") and len(refs) == 1:
+                return self._model_table(action, refs[0])
+            if action == "compare" and refs:
+                return comparison_table(self.client.compare_models(refs, opts.dataset))
+        raise UsageError(
+            "%tz_models takes nothing or 'list', 'show REF', 'versions REF' or "
+            f"'compare REF REF ...', got {line.strip()!r}"
+        )
+
+    def _model_table(self, action: str, ref: str) -> Table:
+        if action == "show" and parse_model_ref(ref)[2] is not None:
+            version = self.client.get_model_version(ref)
+            return Table([], MODEL_VERSION_COLUMNS, fields=describe_model_version(version))
+        model = self.client.get_model(ref)
+        versions = self.client.list_model_versions(model)
+        fields = describe_model(model) if action == "show" else ()
+        return Table(versions, MODEL_VERSION_COLUMNS, empty="no versions", fields=fields)
+
+
+def comparison_table(comparison: Mapping[str, Any]) -> Table:
+    """A model comparison as a :class:`Table` (one row per version, cells escaped in HTML).
+
+    Parameters
+    ----------
+    comparison : dict
+        From :meth:`Client.compare_models`.
+
+    Returns
+    -------
+    Table
+    """
+    from .sdk_models import compare_table, format_value
+
+    headers, rows = compare_table(comparison)
+    # Positional keys: metric names may hold dots, which Table reads as nested fields.
+    columns = [(header, f"c{i}") for i, header in enumerate(headers)]
+    items = [{f"c{i}": format_value(v) for i, v in enumerate(row)} for row in rows]
+    fields = [("dataset", str(comparison["dataset"]))] if comparison.get("dataset") else []
+    return Table(items, columns, empty="nothing to compare", fields=fields)
+
 
 # Without abbreviations, adding an option later cannot change what an old command meant.
 # MagicArgumentParser takes no allow_abbrev argument; argparse reads the attribute when parsing.
@@ -382,6 +459,7 @@ for _magic in (
     TzMagics.tz_logs,
     TzMagics.tz_cancel,
     TzMagics.tz_datasets,
+    TzMagics.tz_models,
 ):
     _magic.parser.allow_abbrev = False  # type: ignore[attr-defined]
 

@@ -52,7 +52,8 @@ with torch.no_grad():
     accuracy = float((model(x).argmax(1) == y).float().mean())
 print(f"rank {rank} world {world} train accuracy {accuracy:.3f}", flush=True)
 tz.models.save(
-    model, name="shapes-cnn", example_input=x[:1], task="image_classification", labels=labels,
+    model, name="shapes-cnn", example_input=x[:1], kwargs={"classes": len(labels)},
+    task="image_classification", labels=labels,
     preprocess={"kind": "image", "size": [SIZE, SIZE], "mode": "RGB", "mean": MEAN, "std": STD},
     metrics={"train_accuracy": accuracy}, parameters={"epochs": EPOCHS, "lr": 0.02},
     card="# shapes-cnn\n\nA tiny CNN telling red, green and blue shapes apart.",

@@ -48,7 +48,7 @@ def publish(client, space: str, folder: str = "shapes-src", name: str = "shapes"
     r = client.post(f"/datasets/{ds['id']}/files",
                     json={"source": "workspace", "space": space, "path": folder})  # fmt: skip
     assert r.status_code == 201, r.text
-    rows = client.get(f"/datasets/{ds['id']}/files", params={"limit": 1000}).json()["items"]
+    rows = client.get(f"/datasets/{ds['id']}/files", params={"limit": 200}).json()["items"]
     for f in rows:
         _, label, usage = data[f["key"]]
         r = client.post(f"/datasets/{ds['id']}/files/annotations", json={

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
+from shapes_model import ShapesNet
 from torch.nn.parallel import DistributedDataParallel
 
 import training_zoo as tz
-from shapes_model import ShapesNet
 
 SIZE, MEAN, STD = 16, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 40

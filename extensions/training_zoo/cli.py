@@ -1267,8 +1267,8 @@ def _configure_models(p: argparse.ArgumentParser) -> None:
         "A folder's tz-model.json describes the version; options override it. Prints the new "
         "version's ref.",
     )
-    register.add_argument("name", nargs="?", help="the model's name (default: tz-model.json's)")
     register.add_argument("source", nargs="?", help="local path, user:<name>/<path>, job://<id>")
+    register.add_argument("--name", help="the model's name (default: the tz-model.json's)")
     register.add_argument("--job", help="a finished job whose output holds the model")
     register.add_argument(
         "--path", default="model", help="with --job: the folder in the job's output (default model)"
@@ -1598,7 +1598,11 @@ def _run_models_history(args: argparse.Namespace) -> int:
     elif not items:
         print("no stage changes yet", file=sys.stderr)
     else:
-        print(format_table([h for h, _ in HISTORY_COLUMNS], rows_of(items, HISTORY_COLUMNS)))
+        # Shown like the other tables' times: to the second, without the T and Z.
+        shown = [
+            {**item, "time": _cell({"created": item.get("time")}, "created")} for item in items
+        ]
+        print(format_table([h for h, _ in HISTORY_COLUMNS], rows_of(shown, HISTORY_COLUMNS)))
     return EXIT_OK
 
 

@@ -2533,9 +2533,10 @@ def model_source(uri: str | os.PathLike[str]) -> dict[str, str] | Path:
     Parameters
     ----------
     uri : str or os.PathLike
-        - ``job://<job id>[/<path>]``: a folder of a finished job's output (default ``model``);
-        - ``workspace://<space>/<path>``, ``user:<name>/<path>``, ``team:<group>/<path>``: a
-          workspace folder;
+        - ``job://<job id>[/<path>]`` (or ``tz-job://``): a folder of a finished job's output
+          (default ``model``);
+        - ``workspace://<space>/<path>`` (or ``tz-ws://``, ``ws://``), ``user:<name>/<path>``,
+          ``team:<group>/<path>``: a workspace folder;
         - ``file://<path>``, an ``os.PathLike`` or any other string: a local file or folder.
 
     Returns
@@ -2562,12 +2563,12 @@ def model_source(uri: str | os.PathLike[str]) -> dict[str, str] | Path:
     scheme = scheme.lower()
     if scheme == "file":
         return Path(rest)
-    if scheme == "job":
+    if scheme in ("job", "tz-job"):
         job, _, path = rest.partition("/")
         if not job:
             raise ValueError(f"uri: {uri!r} names no job (job://<job id>/model)")
         return {"job": job, "path": path.strip("/") or "model"}
-    if scheme in ("workspace", "ws"):
+    if scheme in ("workspace", "ws", "tz-ws"):
         space, _, path = rest.partition("/")
         if not _SPACE.match(space):
             raise ValueError(
@@ -2616,10 +2617,10 @@ def run_status_line(run: Mapping[str, Any]) -> str:
     str
     """
     line = f"{run.get('kind') or 'model'} run {run.get('id')} {run.get('status')}"
-    if run.get("status") == "succeeded" and run.get("result_version") is not None:
-        line += f": version {run['result_version']}"
     if run.get("message"):
         line += f": {run['message']}"
+    elif run.get("status") == "succeeded" and run.get("result_version") is not None:
+        line += f": version {run['result_version']}"
     return line
 
 

@@ -389,7 +389,8 @@ class TzMagics(Magics):
         "words",
         nargs="*",
         metavar="ACTION REF",
-        help="Nothing or 'list' (models), 'show REF', 'versions REF', 'compare REF REF ...'.",
+        help="Nothing or 'list [TEXT]' (models), 'show REF', 'versions REF', "
+        "'compare REF REF ...'.",
     )
     @line_magic
     def tz_models(self, line: str) -> Table:
@@ -399,6 +400,7 @@ class TzMagics(Magics):
 
             %tz_models                                   # the models you may read
             %tz_models --task image_classification       # filtered
+            %tz_models list shapes                       # searched
             %tz_models show shapes-cnn                   # one model and its versions
             %tz_models show shapes-cnn:2                 # one version
             %tz_models versions shapes-cnn
@@ -407,15 +409,18 @@ class TzMagics(Magics):
         opts = parse_argstring(self.tz_models, line)
         action, refs = (opts.words[0], opts.words[1:]) if opts.words else ("list", [])
         with _usage_errors():
-            if action == "list" and not refs:
-                items = self.client.list_models(task=opts.task, stage=opts.stage, owner=opts.owner)
+            if action == "list" and len(refs) <= 1:
+                q = refs[0] if refs else None
+                items = self.client.list_models(
+                    q, task=opts.task, stage=opts.stage, owner=opts.owner
+                )
                 return Table(items, MODEL_COLUMNS, empty="no models")
             if action in ("show", "versions") and len(refs) == 1:
                 return self._model_table(action, refs[0])
             if action == "compare" and refs:
                 return comparison_table(self.client.compare_models(refs, opts.dataset))
         raise UsageError(
-            "%tz_models takes nothing or 'list', 'show REF', 'versions REF' or "
+            "%tz_models takes nothing or 'list [TEXT]', 'show REF', 'versions REF' or "
             f"'compare REF REF ...', got {line.strip()!r}"
         )
 

@@ -297,6 +297,8 @@ def test_malformed_model_refs_are_refused_naming_ref(ref: str) -> None:
     [
         ("job://train-abc123", {"job": "train-abc123", "path": "model"}),
         ("job://train-abc123/out/best/", {"job": "train-abc123", "path": "out/best"}),
+        ("tz-job://train-abc123/model", {"job": "train-abc123", "path": "model"}),
+        ("tz-ws://team:vision/m", {"space": "team:vision", "path": "m"}),
         ("user:alice/exports/m1", {"space": "user:alice", "path": "exports/m1"}),
         ("team:vision/m", {"space": "team:vision", "path": "m"}),
         ("workspace://user:alice/exports/m1/", {"space": "user:alice", "path": "exports/m1"}),
@@ -586,6 +588,9 @@ def test_convert_and_evaluate_send_the_contract_bodies(
     fake.run_statuses = [_run("succeeded", result_version=2)]
     done = sdk_models.convert("m:1", to="int8", wait=True)
     assert run_status_line(done) == "convert run run-000000000001 succeeded: version 2"
+    assert run_status_line({**done, "message": "registered as version 2"}) == (
+        "convert run run-000000000001 succeeded: registered as version 2"
+    )
 
     snapshots: list[Path] = []
     monkeypatch.setattr(
@@ -844,8 +849,11 @@ def test_cli_convert_wait_reports_a_failed_run(
     assert err.count("running") == 1  # one line per change
     assert "tz: error: convert run run-000000000001 failed: parity check failed" in err
     assert cli.main(["models", "convert", "m:1", "--to", "tflite"]) == 2
-    assert cli.main(["models", "register", "m"]) == 2
+    capsys.readouterr()
+    assert cli.main(["models", "register", "--name", "m"]) == 2
     assert "give SOURCE" in capsys.readouterr().err
+    assert cli.main(["models", "register", "missing-folder"]) == 2
+    assert "is no local file or folder" in capsys.readouterr().err
 
 
 def test_cli_service_errors_exit_4(
@@ -877,8 +885,27 @@ def test_tz_models_magic(fake: FakeModelsApi, magics: TzMagics) -> None:
     assert len(magics.tz_models("versions m")) == 2
     compared = magics.tz_models("compare m:1 m:2 --dataset shapes:V001")
     assert "&lt;b&gt;onnx" in compared._repr_html_()
-    for bad in ("show", "frobnicate m", "compare", "show a b"):
+    assert len(magics.tz_models("list m")) == 1
+    assert fake.requests[-1].url.params["q"] == "m"
+    for bad in ("show", "frobnicate m", "compare", "show a b", "list a b"):
         with pytest.raises(UsageError):
             magics.tz_models(bad)
     with pytest.raises(UsageError, match="tz: "):
         magics.tz_models("show Not_A_Name")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the submodules training_zoo.models.convert and .runs, once imported (by the runtime "
+    "loading an ONNX version, by save_torchscript, by the service), are bound as package "
+    "attributes and shadow tz.models.convert / tz.models.runs, which the module __getattr__ no "
+    "longer sees: the submodules need other names",
+)
+def test_facade_names_are_not_shadowed_by_submodules() -> None:
+    import importlib
+
+    import training_zoo.models as models
+
+    importlib.import_module("training_zoo.models.convert")
+    importlib.import_module("training_zoo.models.runs")
+    assert models.convert is sdk_models.convert and models.runs is sdk_models.runs

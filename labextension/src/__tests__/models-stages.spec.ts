@@ -9,6 +9,7 @@ import {
 import {
   conversionTargets,
   convertBody,
+  DEFAULT_TOLERANCES,
   defaultConvertDraft,
   defaultEvaluateDraft,
   evaluateBody,
@@ -51,24 +52,24 @@ describe('Convert dialog', () => {
       'torchscript'
     ]);
     expect(conversionTargets('onnx')).toEqual(['int8', 'fp16']);
+    expect(conversionTargets('torchscript')).toEqual([]);
     expect(defaultConvertDraft('onnx').to).toBe('int8');
+    expect(defaultConvertDraft('custom').to).toBe('onnx');
+    expect(DEFAULT_TOLERANCES.int8).toEqual([0.1, 0.05]);
   });
 
-  it('builds the body', () => {
+  it('leaves the tolerances to the worker unless given', () => {
     const draft = defaultConvertDraft('pytorch-state-dict');
     expect(convertBody(draft)).toEqual({
       ok: true,
-      body: {
-        to: 'onnx',
-        opset: 17,
-        tolerance: { abs: 1e-4, rel: 1e-3 },
-        samples: 16
-      }
+      body: { to: 'onnx', opset: 17 }
     });
     expect(
       convertBody({
         ...draft,
         to: 'int8',
+        toleranceAbs: '0.2',
+        samples: '8',
         dataset: 'alice/shapes:V001',
         split: 'val'
       })
@@ -76,15 +77,18 @@ describe('Convert dialog', () => {
       ok: true,
       body: {
         to: 'int8',
-        tolerance: { abs: 1e-4, rel: 1e-3 },
-        samples: 16,
+        tolerance: { abs: 0.2 },
+        samples: 8,
         dataset: 'alice/shapes:V001',
         split: 'val'
       }
     });
     expect(
-      convertBody({ ...draft, toleranceAbs: '', toleranceRel: '', samples: '' })
-    ).toEqual({ ok: true, body: { to: 'onnx', opset: 17 } });
+      convertBody({ ...draft, toleranceAbs: '1e-4', toleranceRel: '1e-3' })
+    ).toEqual({
+      ok: true,
+      body: { to: 'onnx', opset: 17, tolerance: { abs: 1e-4, rel: 1e-3 } }
+    });
   });
 
   it('names the first wrong field', () => {
@@ -96,6 +100,8 @@ describe('Convert dialog', () => {
     const bad = convertBody({ ...draft, toleranceAbs: 'abc' });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.error).toMatch(/^tolerance abs/);
+    const samples = convertBody({ ...draft, samples: '0' });
+    expect(!samples.ok && samples.error).toMatch(/^samples/);
     const ds = convertBody({ ...draft, dataset: '<img src=x>' });
     expect(!ds.ok && ds.error).toMatch(/^dataset/);
   });

@@ -260,6 +260,7 @@ export interface IRun {
   kind: 'convert' | 'evaluate';
   model_id: string;
   version: number;
+  owner?: string;
   job_id: string | null;
   status: RunStatus | string;
   message: string | null;
@@ -318,7 +319,9 @@ export interface ILineageNode {
   /** Version nodes. */
   model_id?: string;
   version?: number;
-  /** Job and evaluation nodes, when the service sends it. */
+  /** Version nodes: the stage. */
+  stage?: string;
+  /** Evaluation nodes: the run status. */
   status?: string;
 }
 
@@ -373,9 +376,12 @@ export interface ICompare {
  */
 export interface IModelPage<T> {
   items: T[];
-  total?: number;
-  offset?: number;
-  limit?: number;
+  _pagination?: {
+    offset: number;
+    limit: number;
+    total: number;
+    next?: unknown;
+  };
 }
 
 /**
@@ -485,7 +491,7 @@ export async function listModelVersions(
   settings?: ServerConnection.ISettings
 ): Promise<IModelVersion[]> {
   const page = await requestAPI<IModelPage<IModelVersion>>(
-    `${base(id)}/versions` + query({ limit: 500 }),
+    `${base(id)}/versions` + query({ limit: 200 }),
     {},
     settings
   );

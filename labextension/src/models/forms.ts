@@ -51,35 +51,48 @@ export interface IRegisterDraft {
 export type Checked<T> = { ok: true; body: T } | { ok: false; error: string };
 
 /**
- * The conversion targets that apply to a source format: PyTorch formats
- * convert to ONNX and TorchScript, ONNX compresses to INT8 and FP16.
+ * The conversion targets that apply to a source format (the service's rule):
+ * a PyTorch state dict converts to ONNX and TorchScript, ONNX compresses to
+ * INT8 and FP16; other formats convert to nothing.
  *
  * @param format - the source version's format.
- * @returns the targets, most useful first (all four for unknown formats).
+ * @returns the targets, most useful first.
  */
 export function conversionTargets(format: string): ConversionTarget[] {
   switch (format) {
     case 'pytorch-state-dict':
       return ['onnx', 'torchscript'];
-    case 'torchscript':
-      return ['onnx'];
     case 'onnx':
       return ['int8', 'fp16'];
     default:
-      return ['onnx', 'torchscript', 'int8', 'fp16'];
+      return [];
   }
 }
 
 /**
- * The Convert dialog's initial fields for a source format.
+ * The parity tolerances `[abs, rel]` the conversion worker uses when none is
+ * given (shown as placeholders).
+ */
+export const DEFAULT_TOLERANCES: Readonly<
+  Record<ConversionTarget, [number, number]>
+> = {
+  onnx: [1e-4, 1e-3],
+  torchscript: [1e-4, 1e-3],
+  fp16: [1e-2, 1e-2],
+  int8: [0.1, 0.05]
+};
+
+/**
+ * The Convert dialog's initial fields for a source format: tolerances and
+ * samples empty (the worker's defaults per target apply).
  */
 export function defaultConvertDraft(format: string): IConvertDraft {
   return {
-    to: conversionTargets(format)[0],
+    to: conversionTargets(format)[0] ?? 'onnx',
     opset: '17',
-    toleranceAbs: '1e-4',
-    toleranceRel: '1e-3',
-    samples: '16',
+    toleranceAbs: '',
+    toleranceRel: '',
+    samples: '',
     dataset: '',
     split: 'test'
   };

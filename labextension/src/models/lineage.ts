@@ -8,7 +8,7 @@ import type { ILineage, ILineageEdge, ILineageNode } from '../api/models';
 /**
  * The width of a node box, in SVG units.
  */
-export const NODE_WIDTH = 156;
+export const NODE_WIDTH = 144;
 
 /**
  * The height of a node box.
@@ -18,7 +18,7 @@ export const NODE_HEIGHT = 38;
 /**
  * The horizontal gap between columns (where the edges run).
  */
-export const COLUMN_GAP = 52;
+export const COLUMN_GAP = 40;
 
 /**
  * The vertical gap between the nodes of a column.

@@ -68,7 +68,7 @@ export class ModelsModel {
       );
       if (generation === this._generation) {
         this._items = page.items;
-        this._total = page.total ?? page.items.length;
+        this._total = page._pagination?.total ?? page.items.length;
         this._error = null;
       }
     } catch (error) {

@@ -2,7 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { CONVERSION_TARGETS, ConversionTarget } from '../../api/models';
-import { conversionTargets, IConvertDraft } from '../forms';
+import { conversionTargets, DEFAULT_TOLERANCES, IConvertDraft } from '../forms';
 
 /**
  * Properties of `ConvertForm`.
@@ -58,10 +58,10 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
           onChange={e => update({ to: e.target.value as ConversionTarget })}
         >
           {CONVERSION_TARGETS.map(t => (
-            <option key={t} value={t}>
+            <option key={t} value={t} disabled={!fitting.includes(t)}>
               {fitting.includes(t)
                 ? names[t]
-                : trans.__('%1 (not for %2)', names[t], source.format)}
+                : trans.__('%1 (not from %2)', names[t], source.format)}
             </option>
           ))}
         </select>
@@ -86,6 +86,7 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
           <input
             className="jp-tz-Input"
             name="tolerance_abs"
+            placeholder={String(DEFAULT_TOLERANCES[value.to][0])}
             value={value.toleranceAbs}
             onChange={e => update({ toleranceAbs: e.target.value })}
           />
@@ -97,6 +98,7 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
           <input
             className="jp-tz-Input"
             name="tolerance_rel"
+            placeholder={String(DEFAULT_TOLERANCES[value.to][1])}
             value={value.toleranceRel}
             onChange={e => update({ toleranceRel: e.target.value })}
           />
@@ -107,6 +109,7 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
             className="jp-tz-Input"
             name="samples"
             inputMode="numeric"
+            placeholder="16"
             value={value.samples}
             onChange={e => update({ samples: e.target.value })}
           />
@@ -133,13 +136,18 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
         </label>
         <label className="jp-tz-Field">
           <span className="jp-tz-Field-label">{trans.__('Split')}</span>
-          <input
+          <select
             className="jp-tz-Input"
             name="split"
             value={value.split}
             disabled={!value.dataset}
             onChange={e => update({ split: e.target.value })}
-          />
+          >
+            <option value="test">test</option>
+            <option value="val">val</option>
+            <option value="train">train</option>
+            <option value="all">{trans.__('all files')}</option>
+          </select>
         </label>
       </div>
       <datalist id={listId}>

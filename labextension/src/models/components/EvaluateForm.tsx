@@ -72,7 +72,7 @@ export function EvaluateForm(props: IEvaluateFormProps): JSX.Element {
             <option value="test">test</option>
             <option value="val">val</option>
             <option value="train">train</option>
-            <option value="">{trans.__('all files')}</option>
+            <option value="all">{trans.__('all files')}</option>
           </select>
         </label>
         <label className="jp-tz-Field">

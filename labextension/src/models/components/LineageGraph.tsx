@@ -92,7 +92,13 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
               node.kind === 'version' &&
               current !== null &&
               node.ref === current;
-            const status = node.status ? ` · ${node.status}` : '';
+            const state =
+              node.kind === 'version'
+                ? node.stage && node.stage !== 'none'
+                  ? node.stage
+                  : ''
+                : (node.status ?? '');
+            const status = state ? ` · ${state}` : '';
             return (
               <g
                 key={node.id}
@@ -100,6 +106,7 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
                 data-kind={node.kind}
                 data-ref={node.ref}
                 data-node-id={node.id}
+                data-state={state || undefined}
                 transform={`translate(${x},${y})`}
                 role="button"
                 tabIndex={0}
@@ -121,10 +128,10 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
                 />
                 <text className="jp-tz-LineageNode-kind" x={8} y={14}>
                   {kindLabel(node.kind)}
-                  {node.status ? ` · ${node.status}` : ''}
+                  {status}
                 </text>
                 <text className="jp-tz-LineageNode-label" x={8} y={30}>
-                  {ellipsize(node.label || node.ref, 22)}
+                  {ellipsize(node.label || node.ref, 20)}
                 </text>
               </g>
             );

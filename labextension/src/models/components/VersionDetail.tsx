@@ -16,6 +16,7 @@ import { errorMessage } from '../../api/request';
 import { formatBytes } from '../../format';
 import { when } from '../../jobs/format';
 import { formatValue, MISSING } from '../comparison';
+import { conversionTargets } from '../forms';
 import { EvaluationList } from './EvaluationList';
 import { KeyValueTable } from './KeyValueTable';
 import { LineageGraph } from './LineageGraph';
@@ -224,6 +225,15 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         <button
           type="button"
           className="jp-tz-Button jp-tz-ConvertButton"
+          disabled={conversionTargets(detail.format).length === 0}
+          title={
+            conversionTargets(detail.format).length === 0
+              ? trans.__('No conversion starts from %1', detail.format)
+              : trans.__(
+                  'Convert to %1',
+                  conversionTargets(detail.format).join(', ')
+                )
+          }
           onClick={() => props.onConvert(detail)}
         >
           {trans.__('Convert')}

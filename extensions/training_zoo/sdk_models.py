@@ -539,7 +539,7 @@ def save_torchscript(
     """Write ``module`` as a TorchScript model folder: ``model.pt`` and its ``tz-model.json``.
 
     With ``example_input`` the module is traced (scripted instead when the trace would not
-    generalise, see :func:`training_zoo.models.convert.to_torchscript`) and the signature is
+    generalise, see :func:`training_zoo.models.conversion.to_torchscript`) and the signature is
     taken from the example and the module's output on it, the first dimension dynamic (-1).
     Without it the module is scripted and the descriptor has no signature.
 
@@ -582,7 +582,7 @@ def save_torchscript(
     module = _unwrap(module)
     signature = None
     if example_input is not None:
-        from .models.convert import to_torchscript
+        from .models.conversion import to_torchscript
 
         signature = _signature_of(module, example_input)
         to_torchscript(module, example_input, artifact)

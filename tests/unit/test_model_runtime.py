@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from training_zoo.models.convert import UnsafeModel, to_torchscript  # noqa: E402
+from training_zoo.models.conversion import UnsafeModel, to_torchscript  # noqa: E402
 from training_zoo.models.descriptor import DESCRIPTOR, DescriptorError  # noqa: E402
 from training_zoo.models.runtime import example_batch, load  # noqa: E402
 

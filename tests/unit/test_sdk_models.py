@@ -894,18 +894,17 @@ def test_tz_models_magic(fake: FakeModelsApi, magics: TzMagics) -> None:
         magics.tz_models("show Not_A_Name")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the submodules training_zoo.models.convert and .runs, once imported (by the runtime "
-    "loading an ONNX version, by save_torchscript, by the service), are bound as package "
-    "attributes and shadow tz.models.convert / tz.models.runs, which the module __getattr__ no "
-    "longer sees: the submodules need other names",
-)
 def test_facade_names_are_not_shadowed_by_submodules() -> None:
+    """An imported submodule becomes an attribute of its package and would hide the facade
+    function of the same name (``tz.models.convert`` would be a module): none may share one."""
     import importlib
+    import pkgutil
 
     import training_zoo.models as models
 
-    importlib.import_module("training_zoo.models.convert")
-    importlib.import_module("training_zoo.models.runs")
-    assert models.convert is sdk_models.convert and models.runs is sdk_models.runs
+    submodules = {m.name for m in pkgutil.iter_modules(models.__path__)}
+    assert not submodules & set(sdk_models.SDK_NAMES)
+    for name in submodules - {"__main__"}:
+        importlib.import_module(f"training_zoo.models.{name}")
+    for name in sdk_models.SDK_NAMES:
+        assert getattr(models, name) is getattr(sdk_models, name), name

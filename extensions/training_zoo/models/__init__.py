@@ -14,10 +14,12 @@ spec, materialised read-only by the backend, ``TZ_MODELS``); :func:`training_zoo
 (:mod:`.descriptor`) writes ``$TZ_OUTPUT_DIR/model/`` with its ``tz-model.json`` so the job's
 model is registered when it succeeds.
 
-For the service, each module has one job: :mod:`.manager` (registry rules), :mod:`.handlers`
-(REST), :mod:`.descriptor` (the ``tz-model.json`` format), :mod:`.convert` (conversion and parity),
-:mod:`.runtime` (loading a version to run it), :mod:`.evaluation` (metrics and speed) and
-:mod:`.worker` (the conversion and evaluation jobs' entry point).
+For the service, each module has one job: :mod:`.manager` (registry rules), :mod:`.runner`
+(conversions and evaluations as jobs), :mod:`.handlers` (REST), :mod:`.descriptor` (the
+``tz-model.json`` format), :mod:`.conversion` (conversion and parity), :mod:`.runtime` (loading a
+version to run it), :mod:`.evaluation` (metrics and speed), :mod:`.worker` (the runs' job entry
+point) and :mod:`.cache` (versions materialised for jobs). No module is named like a facade
+function (``convert``, ``runs``...): an imported submodule would shadow it on this package.
 
 Nothing heavy is imported here, so a training process importing this package stays cheap.
 """

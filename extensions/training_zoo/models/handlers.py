@@ -7,7 +7,7 @@ from urllib.parse import quote, unquote
 
 from ..service.base import TzAPIHandler
 from .manager import TzModelManager
-from .runs import TzModelRuns
+from .runner import TzModelRuns
 
 READ, WRITE = "custom:tz:models:read", "custom:tz:models:write"
 MODEL_ID = r"(?P<model_id>mdl-[0-9a-f]{12})"

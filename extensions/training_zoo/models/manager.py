@@ -3,7 +3,7 @@
 It owns the model records (SQLAlchemy), enforces who may read and change them (a model the caller
 may not read is "not found", like datasets: see :mod:`training_zoo.sharing`), copies registered
 files into storage, moves versions between stages, and answers lineage and comparison queries.
-Conversions and evaluations are tracked jobs: :mod:`.runs` submits them and closes them when their
+Conversions and evaluations are tracked jobs: :mod:`.runner` submits them and closes them when their
 job finishes.
 
 Storage layout (TzStorage keys)::

@@ -208,7 +208,7 @@ def load(folder: str | os.PathLike[str], *, threads: int | None = None) -> Loade
     if fmt == "onnx":
         import onnxruntime
 
-        from .convert import load_onnx_confined
+        from .conversion import load_onnx_confined
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = n

@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import descriptor as dsc
 from . import open_input
-from .convert import ParityError, UnsafeModel
+from .conversion import ParityError, UnsafeModel
 
 if TYPE_CHECKING:
     import numpy as np
@@ -394,7 +394,7 @@ def _torch_example(desc: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _export_onnx(source: Loaded, desc: dict[str, Any], path: Path, opset: int) -> dict[str, Any]:
-    from .convert import to_onnx
+    from .conversion import to_onnx
 
     sig = desc["signature"]
     dynamic = all(t["shape"] and t["shape"][0] == -1 for t in sig["inputs"])
@@ -446,7 +446,7 @@ def _convert_files(
     if kind == "torchscript":
         import torch
 
-        from .convert import to_torchscript
+        from .conversion import to_torchscript
 
         example = _torch_example(desc)
         made = to_torchscript(
@@ -469,13 +469,13 @@ def _convert_files(
         onnx_in = target if kind == "onnx" else tmp / f".export-{uuid.uuid4().hex}.onnx"
         facts.update(_export_onnx(source, desc, onnx_in, opset))
     if kind == "int8":
-        from .convert import quantize_int8
+        from .conversion import quantize_int8
 
         log.info("quantizing to INT8 (dynamic, 7-bit weights)")
         quantize_int8(onnx_in, target)
         facts.update(quantization="dynamic", weights="int8", reduce_range=True)
     elif kind == "fp16":
-        from .convert import to_fp16
+        from .conversion import to_fp16
 
         log.info("converting weights and compute to float16 (float32 inputs and outputs)")
         to_fp16(onnx_in, target)
@@ -491,7 +491,7 @@ def _convert_files(
 
 def run_convert(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """``convert``: see the module docstring."""
-    from .convert import check_parity, parity
+    from .conversion import check_parity, parity
     from .runtime import load
 
     kind = args.to

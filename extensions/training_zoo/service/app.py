@@ -39,7 +39,7 @@ from ..jobs.manager import TzJobManager
 from ..k8s.catalog import TzCluster
 from ..models import handlers as model_handlers
 from ..models.manager import TzModelManager
-from ..models.runs import TzModelRuns
+from ..models.runner import TzModelRuns
 from ..storage import TzStorage
 from .base import NotFoundHandler
 from .handlers import PrometheusHandler, RootHandler

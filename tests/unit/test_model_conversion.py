@@ -16,8 +16,8 @@ pytest.importorskip("onnxscript")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-import training_zoo.models.convert as convert  # noqa: E402
-from training_zoo.models.convert import ParityError, UnsafeModel  # noqa: E402
+import training_zoo.models.conversion as convert  # noqa: E402
+from training_zoo.models.conversion import ParityError, UnsafeModel  # noqa: E402
 
 
 def _classifier() -> torch.nn.Module:

@@ -167,6 +167,12 @@ async def test_a_folder_without_descriptor_needs_format(mm) -> None:
     assert "format" in e.value.errors
     v = await mm.register_by_name(ALICE, {"name": "bare", "source": source, "format": "onnx"})
     assert v["artifact"] == "net.onnx"  # the only file
+    with pytest.raises(InvalidRequest) as e:  # no name given, and no descriptor to take it from
+        await mm.register_by_name(ALICE, {"source": source, "format": "onnx"})
+    assert "name" in e.value.errors
+    await put_folder(mm, ALICE, "named", FILES, {**DESCRIPTOR, "name": "from-descriptor"})
+    v = await mm.register_by_name(ALICE, {"source": {"space": "user:alice", "path": "named"}})
+    assert v["ref"] == "alice/from-descriptor:1"
     with pytest.raises(NotFound):
         await mm.register_by_name(ALICE, {"name": "bare", "format": "onnx",
                                           "source": {"space": "user:alice", "path": "nothing"}})

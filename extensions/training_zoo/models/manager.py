@@ -490,8 +490,22 @@ class TzModelManager(LoggingConfigurable):
         if "model_description" in body:
             model_fields["description"] = body.pop("model_description")
         name = body.pop("name", None)
+        if name is None:
+            name = model_fields["name"] = await self._descriptor_name(user, body.get("source"))
         model_id = await asyncio.to_thread(self._own_model_id, user, name, model_fields)
         return await self.register(user, model_id, body)
+
+    async def _descriptor_name(self, user: Identity, source: object) -> str | None:
+        """The ``name`` in the source folder's tz-model.json, when the caller gave none."""
+        folder, _, _ = await self._source(user, source)
+        try:
+            raw = await asyncio.to_thread(
+                self.storage.get_bytes, join_key(folder, dsc.DESCRIPTOR)
+            )
+            name = json.loads(raw).get("name")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+        return name if isinstance(name, str) else None
 
     def _own_model_id(self, user: Identity, name: object, fields: dict) -> str:
         if not isinstance(name, str) or not NAME_RE.match(name):

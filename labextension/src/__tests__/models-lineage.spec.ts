@@ -3,9 +3,11 @@ import {
   COLUMN_GAP,
   edgePath,
   ellipsize,
+  ellipsizeMiddle,
   layoutLineage,
   NODE_HEIGHT,
   NODE_WIDTH,
+  nodeText,
   PADDING,
   rawColumns,
   ROW_GAP
@@ -60,6 +62,39 @@ describe('rawColumns', () => {
       v3: 4,
       e1: 5,
       e3: 5
+    });
+  });
+
+  it('puts a conversion job under the version it converted', () => {
+    const raw = rawColumns({
+      nodes: [
+        node('d', 'dataset'),
+        node('train', 'job'),
+        node('v1', 'version'),
+        node('conv1', 'job'),
+        node('v2', 'version'),
+        node('conv2', 'job'),
+        node('v3', 'version'),
+        node('lonely', 'job')
+      ],
+      edges: [
+        edge('d', 'train', 'trained_on'),
+        edge('train', 'v1', 'produced'),
+        edge('v1', 'v2', 'converted'),
+        edge('conv1', 'v2', 'produced'),
+        edge('v2', 'v3', 'converted'),
+        edge('conv2', 'v3', 'produced')
+      ]
+    });
+    expect(Object.fromEntries(raw)).toEqual({
+      d: 0,
+      train: 1,
+      v1: 2,
+      conv1: 2,
+      v2: 3,
+      conv2: 3,
+      v3: 4,
+      lonely: 1
     });
   });
 
@@ -158,6 +193,34 @@ describe('layoutLineage', () => {
       width: 0,
       height: 0
     });
+  });
+});
+
+describe('nodeText', () => {
+  it('shortens version labels to number and format', () => {
+    expect(
+      nodeText({
+        kind: 'version',
+        label: 'shapes-cnn:12 (pytorch-state-dict)',
+        ref: 'alice/shapes-cnn:12'
+      })
+    ).toBe('v12 · pytorch-state-dict');
+    expect(nodeText({ kind: 'version', label: '', ref: 'a/b:1' })).toBe(
+      'a/b:1'
+    );
+    expect(nodeText({ kind: 'job', label: 'train (x)', ref: 'train-1' })).toBe(
+      'train (x)'
+    );
+  });
+});
+
+describe('ellipsizeMiddle', () => {
+  it('keeps both ends', () => {
+    expect(ellipsizeMiddle('convert-shapes-cnn-v1-onnx', 20)).toBe(
+      'convert-sh…n-v1-onnx'
+    );
+    expect(ellipsizeMiddle('short', 20)).toBe('short');
+    expect(Array.from(ellipsizeMiddle('x'.repeat(50), 9))).toHaveLength(9);
   });
 });
 

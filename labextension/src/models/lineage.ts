@@ -8,7 +8,7 @@ import type { ILineage, ILineageEdge, ILineageNode } from '../api/models';
 /**
  * The width of a node box, in SVG units.
  */
-export const NODE_WIDTH = 144;
+export const NODE_WIDTH = 156;
 
 /**
  * The height of a node box.
@@ -18,7 +18,7 @@ export const NODE_HEIGHT = 38;
 /**
  * The horizontal gap between columns (where the edges run).
  */
-export const COLUMN_GAP = 40;
+export const COLUMN_GAP = 36;
 
 /**
  * The vertical gap between the nodes of a column.
@@ -69,9 +69,11 @@ export interface ILineageLayout {
 }
 
 /**
- * The column of each node before empty columns are removed: datasets 0, jobs
- * 1, versions 2 + their depth in the chain of `converted` edges, evaluations
- * one after the deepest version, other kinds after the evaluations.
+ * The column of each node before empty columns are removed: datasets 0,
+ * versions 2 + their depth in the chain of `converted` edges, a job just
+ * before the first version it produced (a training job in 1, a conversion job
+ * under the version it converted), evaluations one after the deepest version,
+ * other kinds after the evaluations.
  *
  * @param graph - the lineage graph.
  * @returns node id → raw column.
@@ -109,6 +111,13 @@ export function rawColumns(graph: ILineage): Map<string, number> {
   for (const d of depth.values()) {
     lastVersion = Math.max(lastVersion, 2 + d);
   }
+  const produced = new Map<string, number>();
+  for (const e of graph.edges) {
+    if (kinds.get(e.from) === 'job' && kinds.get(e.to) === 'version') {
+      const column = 2 + (depth.get(e.to) ?? 0) - 1;
+      produced.set(e.from, Math.min(produced.get(e.from) ?? column, column));
+    }
+  }
   const columns = new Map<string, number>();
   for (const node of graph.nodes) {
     switch (node.kind) {
@@ -116,7 +125,7 @@ export function rawColumns(graph: ILineage): Map<string, number> {
         columns.set(node.id, 0);
         break;
       case 'job':
-        columns.set(node.id, 1);
+        columns.set(node.id, produced.get(node.id) ?? 1);
         break;
       case 'version':
         columns.set(node.id, 2 + (depth.get(node.id) ?? 0));
@@ -265,4 +274,49 @@ export function ellipsize(label: string, max: number): string {
     return chars.join('');
   }
   return chars.slice(0, Math.max(1, max - 1)).join('') + '…';
+}
+
+/**
+ * Shorten a label to at most `max` characters by cutting its middle, so that
+ * both ends stay (`convert-shapes-cnn-v1-onnx` → `convert-sh…-v1-onnx`).
+ *
+ * @param label - the label.
+ * @param max - the most characters to keep (at least 3).
+ * @returns the label or its shortened form.
+ */
+export function ellipsizeMiddle(label: string, max: number): string {
+  const chars = Array.from(label ?? '');
+  if (chars.length <= max) {
+    return chars.join('');
+  }
+  const keep = Math.max(2, max) - 1;
+  const head = Math.ceil(keep / 2);
+  const tail = keep - head;
+  return (
+    chars.slice(0, head).join('') +
+    '…' +
+    (tail > 0 ? chars.slice(chars.length - tail).join('') : '')
+  );
+}
+
+/**
+ * The text drawn in a node: a version's `name:N (format)` becomes
+ * `vN · format` (the model is the view's own), other labels stay.
+ *
+ * @param node - the node.
+ * @returns the label to draw (before shortening).
+ */
+export function nodeText(node: {
+  kind: string;
+  label: string;
+  ref: string;
+  version?: number;
+}): string {
+  if (node.kind === 'version') {
+    const m = /^.*:(\d+) \((.+)\)$/.exec(node.label ?? '');
+    if (m) {
+      return `v${m[1]} · ${m[2]}`;
+    }
+  }
+  return node.label || node.ref;
 }

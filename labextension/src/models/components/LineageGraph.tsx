@@ -4,10 +4,11 @@ import * as React from 'react';
 import { ILineage, ILineageNode } from '../../api/models';
 import {
   edgePath,
-  ellipsize,
+  ellipsizeMiddle,
   layoutLineage,
   NODE_HEIGHT,
-  NODE_WIDTH
+  NODE_WIDTH,
+  nodeText
 } from '../lineage';
 
 /**
@@ -57,6 +58,7 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
         width={layout.width}
         height={layout.height}
         viewBox={`0 0 ${layout.width} ${layout.height}`}
+        style={{ minWidth: Math.min(720, layout.width) }}
         role="img"
         aria-label={trans.__('Lineage graph')}
       >
@@ -131,7 +133,7 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
                   {status}
                 </text>
                 <text className="jp-tz-LineageNode-label" x={8} y={30}>
-                  {ellipsize(node.label || node.ref, 20)}
+                  {ellipsizeMiddle(nodeText(node), 22)}
                 </text>
               </g>
             );

@@ -184,8 +184,10 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
     );
   }
   const current = versions.find(v => v.version === selected) ?? null;
+  // Oldest first: the original is the baseline its conversions are measured against.
   const compareKeys = versions
     .filter(v => checked.has(v.version))
+    .sort((a, b) => a.version - b.version)
     .map(v => versionKey(v.model_id, v.version));
   return (
     <div className="jp-tz-ModelDetail" data-model-id={model.id}>

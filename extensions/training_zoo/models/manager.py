@@ -552,6 +552,8 @@ class TzModelManager(LoggingConfigurable):
             model = self._get(db, user, model_id, write=True)
             owner, name = model.owner, model.name
         folder, source, lineage = await self._source(user, body.get("source"))
+        if conversion_source is not None:
+            source = {**source, "kind": "conversion", **conversion_source}
         files = await asyncio.to_thread(self._list_folder, folder)
         desc = await self._descriptor(folder, files, body)
         uid = secrets.token_hex(6)
@@ -996,14 +998,17 @@ class TzModelManager(LoggingConfigurable):
                 vid = node(f"version:{ref}", "version", f"{model.name}:{v.number} ({v.format})",
                            ref=ref, model_id=model.id, version=v.number, stage=v.stage)  # fmt: skip
                 job = (v.lineage or {}).get("job")
-                if job:
+                if v.parent_id in by_id:
+                    # A conversion: its job rides on the edge, so the graph keeps the shape
+                    # dataset -> training job -> version -> converted versions.
+                    pref = version_ref(model.owner, model.name, by_id[v.parent_id].number)
+                    edges.append({"from": f"version:{pref}", "to": vid, "kind": "converted",
+                                  "job": job["id"] if job else None})  # fmt: skip
+                elif job:
                     jid = node(f"job:{job['id']}", "job", job["name"], ref=job["id"])
                     edges.append({"from": jid, "to": vid, "kind": "produced"})
                     for d in v.lineage.get("datasets", []):
                         edges.append({"from": dataset_node(d), "to": jid, "kind": "trained_on"})
-                if v.parent_id in by_id:
-                    pref = version_ref(model.owner, model.name, by_id[v.parent_id].number)
-                    edges.append({"from": f"version:{pref}", "to": vid, "kind": "converted"})
             runs = db.scalars(
                 select(ModelRun).where(
                     ModelRun.model_id == model.id, ModelRun.kind == "evaluate",

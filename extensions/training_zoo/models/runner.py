@@ -303,7 +303,7 @@ class TzModelRuns(LoggingConfigurable):
                 user = await self._owner_identity(job)
                 made = await self.models.register(
                     user, model_id, {"source": {"job": job["id"], "path": "model"}},
-                    parent=number,
+                    parent=number, conversion_source={"run_id": run_id},
                 )  # fmt: skip
                 values["result_version"] = made["version"]
                 message = f"registered as version {made['version']}"

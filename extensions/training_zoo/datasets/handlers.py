@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import mimetypes
 import posixpath
-from urllib.parse import quote
 
 from ..service.base import TzAPIHandler
 from .manager import TzDatasetManager
@@ -13,7 +11,7 @@ READ, WRITE = "custom:tz:datasets:read", "custom:tz:datasets:write"
 DATASET_ID = r"(?P<dataset_id>ds-[0-9a-f]{12})"
 VERSION = r"(?P<version>V[0-9]{3,9})"
 # Served with their own type so <img> shows them; everything else is an attachment download.
-INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"})
 
 
 class DatasetsBase(TzAPIHandler):
@@ -127,17 +125,9 @@ class ContentHandler(DatasetsBase):
         entry, chunks = await self.datasets.open_file(
             self.identity, dataset_id, key, self.version_argument()
         )
-        name = posixpath.basename(key)
-        kind = mimetypes.guess_type(name)[0]
-        disposition = "inline" if kind in INLINE_TYPES else "attachment"
-        self.set_header(
-            "Content-Type", kind if kind in INLINE_TYPES else "application/octet-stream"
+        await self.send_file(
+            posixpath.basename(key), entry["size"], chunks, inline_types=INLINE_TYPES
         )
-        self.set_header("Content-Disposition", f"{disposition}; filename*=UTF-8''{quote(name)}")
-        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
-        self.set_header("Content-Length", str(entry["size"]))
-        self.set_header("Cache-Control", "private, max-age=0")
-        await self.send_chunks(chunks)
 
 
 class PreviewHandler(DatasetsBase):

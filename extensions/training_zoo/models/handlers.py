@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from ..service.base import TzAPIHandler
 from .manager import TzModelManager
@@ -159,12 +159,7 @@ class FileHandler(ModelsBase):
         # Tornado hands path groups over still percent-encoded; file names are stored decoded.
         entry, chunks = await self.models.open_file(self.identity, model_id, number, unquote(path))
         name = posixpath.basename(entry["path"])
-        self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
-        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
-        self.set_header("Content-Length", str(entry["size"]))
-        self.set_header("ETag", f'"{entry["sha256"]}"')
-        await self.send_chunks(chunks)
+        await self.send_file(name, entry["size"], chunks, etag=entry["sha256"])
 
 
 class StageHandler(ModelsBase):

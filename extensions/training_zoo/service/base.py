@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from jupyterhub.services.auth import HubAuth, check_scopes
 from tornado import web
@@ -134,6 +136,29 @@ class TzAPIHandler(web.RequestHandler):
         return offset or 0, limit or 50
 
     # ---- output ----------------------------------------------------------------------------
+
+    async def send_file(
+        self,
+        name: str,
+        size: int,
+        chunks: AsyncIterator[bytes],
+        *,
+        inline_types: frozenset[str] = frozenset(),
+        etag: str | None = None,
+    ) -> None:
+        """Stream a stored file: inline only for ``inline_types`` (images an ``<img>`` shows),
+        an attachment otherwise, and sandboxed so user bytes never run as a page of ours."""
+        kind = mimetypes.guess_type(name)[0]
+        inline = kind in inline_types
+        self.set_header("Content-Type", kind if inline else "application/octet-stream")
+        disposition = "inline" if inline else "attachment"
+        self.set_header("Content-Disposition", f"{disposition}; filename*=UTF-8''{quote(name)}")
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        self.set_header("Content-Length", str(size))
+        self.set_header("Cache-Control", "private, max-age=0")
+        if etag:
+            self.set_header("ETag", f'"{etag}"')
+        await self.send_chunks(chunks)
 
     async def send_chunks(self, chunks: AsyncIterator[bytes]) -> None:
         """Stream a body whose headers (Content-Length...) are set, then finish.

@@ -344,40 +344,32 @@ class TzLocalBackend(TzJobBackend):
         script = CELL_FILE if spec.code is not None else spec.entry
         return [script, *spec.args]
 
-    def _dataset_env(self, job: BackendJob) -> dict[str, str]:
-        """Materialise the job's dataset versions (read-only, shared) and say where they are."""
-        if not job.datasets:
-            return {}
-        cache = DatasetCache(self.dataset_cache_dir, self.storage)
-        env, where = {}, {}
-        for used in job.datasets:
-            view = str(cache.materialise(used))
-            env[env_name(used["name"])] = view
-            for ref in {used["ref"], used["name"], f"{used['name']}:{used['version']}",
-                        f"{used['owner']}/{used['name']}:{used['version']}"}:  # fmt: skip
-                where[ref] = view
-        env[READER_ENV] = json.dumps(where)
-        return env
-
-    def _model_env(self, job: BackendJob) -> dict[str, str]:
-        """Materialise the job's input model versions (read-only, shared) and say where."""
-        if not job.models:
-            return {}
-        cache = ModelCache(self.model_cache_dir, self.storage)
-        env, where = {}, {}
-        for used in job.models:
-            folder = str(cache.materialise(used))
-            env[model_env_name(used["name"])] = folder
-            for ref in {used["ref"], used["name"], f"{used['name']}:{used['version']}",
-                        f"{used['owner']}/{used['name']}:{used['version']}"}:  # fmt: skip
-                where[ref] = folder
-        env[MODELS_ENV] = json.dumps(where)
+    def _inputs_env(self, job: BackendJob) -> dict[str, str]:
+        """Materialise the job's dataset and model versions (read-only, shared between jobs)
+        and say where: ``TZ_DATASET_<NAME>``/``TZ_MODEL_<NAME>`` per input, and a JSON map from
+        every way of naming an input to its folder (``TZ_DATASETS``, ``TZ_MODELS``)."""
+        env: dict[str, str] = {}
+        kinds = (
+            (job.datasets, DatasetCache(self.dataset_cache_dir, self.storage), env_name,
+             READER_ENV),
+            (job.models, ModelCache(self.model_cache_dir, self.storage), model_env_name,
+             MODELS_ENV),
+        )  # fmt: skip
+        for inputs, cache, name_of, map_env in kinds:
+            where = {}
+            for used in inputs:
+                folder = str(cache.materialise(used))
+                env[name_of(used["name"])] = folder
+                for ref in {used["ref"], used["name"], f"{used['name']}:{used['version']}",
+                            f"{used['owner']}/{used['name']}:{used['version']}"}:  # fmt: skip
+                    where[ref] = folder
+            if inputs:
+                env[map_env] = json.dumps(where)
         return env
 
     async def _launch(self, job: BackendJob) -> None:
         code = await asyncio.to_thread(self._prepare_code, job)
-        datasets_env = await asyncio.to_thread(self._dataset_env, job)
-        datasets_env.update(await asyncio.to_thread(self._model_env, job))
+        inputs_env = await asyncio.to_thread(self._inputs_env, job)
         run = self.attempt_dir(job)
         run.mkdir(parents=True, exist_ok=True)
         spec = job.spec
@@ -393,7 +385,7 @@ class TzLocalBackend(TzJobBackend):
             "kill_grace": self.kill_grace,
             "python": self.python,
             "program": self._program(job),
-            "env": {**spec.env, **datasets_env},
+            "env": {**spec.env, **inputs_env},
             "gpus": job.state["gpus"] if spec.resources_per_node.gpus else None,
             "code_dir": str(code),
             "output_dir": str(self.job_dir(job) / "output"),

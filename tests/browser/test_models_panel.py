@@ -62,6 +62,10 @@ def select_version(view: Locator, n: int) -> Locator:
     return detail
 
 
+def back_to(page: Page, model_id: str) -> None:
+    page.locator(f'.lm-TabBar-tab[data-id="tz-model-{model_id}"]').click()
+
+
 def accept(page: Page) -> None:
     page.locator(".jp-Dialog .jp-mod-accept").click()
     expect(page.locator(".jp-Dialog")).to_have_count(0)
@@ -162,12 +166,17 @@ def test_convert_evaluate_compare_and_promote_through_the_panels(api, trained, l
     expect(page.locator(".jp-tz-DatasetView:visible .jp-tz-DatasetHeader-name")).to_have_text(
         "shapes"
     )
-    page.locator(".lm-TabBar-tab", has_text="shapes-cnn").click()
-    # (the conversions' jobs are there too, under the version each converted)
-    expect(graph.locator('.jp-tz-LineageNode[data-kind="job"]')).to_have_count(3)
-    graph.locator(f'.jp-tz-LineageNode[data-kind="job"][data-ref="{trained["id"]}"]').click()
+    back_to(page, v1["model_id"])
+    graph.locator('.jp-tz-LineageNode[data-kind="job"]').click()
     expect(page.locator(f'.jp-tz-JobView[data-job-id="{trained["id"]}"]')).to_be_visible()
-    page.locator(".lm-TabBar-tab", has_text="shapes-cnn").click()
+    back_to(page, v1["model_id"])
+    # and the conversions' jobs ride on the 'converted' edges
+    conversions = graph.locator(".jp-tz-LineageEdgeJob")
+    expect(conversions).to_have_count(2)
+    conversion_job = conversions.first.get_attribute("data-job-id")
+    conversions.first.click()
+    expect(page.locator(f'.jp-tz-JobView[data-job-id="{conversion_job}"]')).to_be_visible()
+    back_to(page, v1["model_id"])
 
     # When mia ticks the three versions and compares them
     for n in (1, 2, 3):
@@ -194,7 +203,7 @@ def test_convert_evaluate_compare_and_promote_through_the_panels(api, trained, l
     text = Path(download.value.path()).read_text()
     assert text.splitlines()[0].startswith("ref,format,runtime,size_bytes")
     assert len(text.splitlines()) == 4
-    page.locator(".lm-TabBar-tab", has_text="shapes-cnn").click()
+    back_to(page, v1["model_id"])
 
     # When mia promotes v2, then v3, to production, v2 is moved to archived, recorded
     detail = select_version(view, 2)

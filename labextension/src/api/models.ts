@@ -147,6 +147,8 @@ export interface IVersionSource {
   job_id?: string | null;
   path?: string | null;
   space?: string | null;
+  /** Conversions: the run that made the version. */
+  run_id?: string | null;
 }
 
 /**
@@ -332,6 +334,8 @@ export interface ILineageEdge {
   from: string;
   to: string;
   kind: string;
+  /** `converted` edges: the id of the conversion's job. */
+  job?: string | null;
 }
 
 /**

@@ -128,9 +128,7 @@ export function JobHeader(props: IJobHeaderProps): JSX.Element {
         >
           {trans.__('Clone')}
         </button>
-        {job.status === 'succeeded' && (
-          <RegisterModelButton job={job.id} name={job.name} trans={trans} />
-        )}
+        <RegisterModelButton job={job} trans={trans} />
       </div>
       {reason && (
         <div

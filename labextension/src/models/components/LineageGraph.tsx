@@ -21,6 +21,8 @@ export interface ILineageGraphProps {
   trans: TranslationBundle;
   /** A node was clicked (or activated with Enter). */
   onActivate: (node: ILineageNode) => void;
+  /** The job on a `converted` edge was clicked. */
+  onOpenJob: (id: string) => void;
 }
 
 const KIND_LABELS: Record<string, string> = {
@@ -37,7 +39,7 @@ const KIND_LABELS: Record<string, string> = {
  * Labels are SVG text, never markup.
  */
 export function LineageGraph(props: ILineageGraphProps): JSX.Element {
-  const { lineage, current, trans, onActivate } = props;
+  const { lineage, current, trans, onActivate, onOpenJob } = props;
   const layout = React.useMemo(() => layoutLineage(lineage), [lineage]);
   const markerId = React.useMemo(
     () => `tz-lineage-arrow-${Math.random().toString(36).slice(2, 10)}`,
@@ -87,6 +89,40 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
               <title>{e.edge.kind.replace(/_/g, ' ')}</title>
             </path>
           ))}
+        </g>
+        <g className="jp-tz-LineageEdgeJobs">
+          {layout.edges
+            .filter(e => e.edge.job)
+            .map((e, i) => {
+              const job = e.edge.job!;
+              return (
+                <g
+                  key={`${job}-${i}`}
+                  className="jp-tz-LineageEdgeJob"
+                  data-job-id={job}
+                  transform={`translate(${(e.x1 + e.x2) / 2},${(e.y1 + e.y2) / 2})`}
+                  role="button"
+                  tabIndex={0}
+                  aria-label={trans.__('job %1', job)}
+                  onClick={() => onOpenJob(job)}
+                  onKeyDown={event => {
+                    if (event.key === 'Enter' || event.key === ' ') {
+                      event.preventDefault();
+                      onOpenJob(job);
+                    }
+                  }}
+                >
+                  <title>
+                    {trans.__(
+                      '%1 by job %2',
+                      e.edge.kind.replace(/_/g, ' '),
+                      job
+                    )}
+                  </title>
+                  <circle r={6} />
+                </g>
+              );
+            })}
         </g>
         <g className="jp-tz-LineageNodes">
           {layout.nodes.map(({ node, x, y }) => {

@@ -306,6 +306,7 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
             current={detail.ref}
             trans={trans}
             onActivate={onActivate}
+            onOpenJob={props.onOpenJob}
           />
         ) : (
           <div className="jp-tz-Empty">{trans.__('Loading…')}</div>

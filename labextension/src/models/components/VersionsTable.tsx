@@ -82,7 +82,7 @@ export function VersionsTable(props: IVersionsTableProps): JSX.Element {
                 {ago(v.created)}
               </td>
               <td className="jp-tz-VersionRow-source">
-                {source?.kind === 'job' && source.job_id ? (
+                {source?.job_id ? (
                   <button
                     type="button"
                     className="jp-tz-LinkButton"
@@ -92,7 +92,9 @@ export function VersionsTable(props: IVersionsTableProps): JSX.Element {
                       onOpenJob(source.job_id!);
                     }}
                   >
-                    {source.job_id}
+                    {source.kind === 'conversion'
+                      ? trans.__('conversion %1', source.job_id)
+                      : source.job_id}
                   </button>
                 ) : source?.kind === 'conversion' ? (
                   trans.__('conversion')

@@ -81,6 +81,7 @@ def test_train_register_convert_evaluate_compare(api, trained):
     assert v2["conversion"]["parity"]["max_abs"] <= v2["conversion"]["parity"]["tolerance_abs"]
     run = wait_run(alice, start(alice, v2, "convert", to="int8")["id"])
     assert run["status"] == "succeeded", run
+    assert run["params"]["dataset"] == "alice/shapes:V001"  # the linked data gives the samples
     v3 = alice.get(f"/models/{v1['model_id']}/versions/{run['result_version']}").json()
     assert (v3["format"], v3["parent"]["version"], v3["conversion"]["kind"]) == ("onnx", 2, "int8")
 

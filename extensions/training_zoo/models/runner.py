@@ -112,7 +112,24 @@ class TzModelRuns(LoggingConfigurable):
         if "samples" in body:
             params["samples"] = _int(body["samples"], "samples", 1, 10_000)
             args += ["--samples", str(params["samples"])]
+        if not body.get("dataset"):
+            body = {**body, **await self._linked_dataset(user, version)}
         return await self._submit(user, model, version, "convert", args, params, body)
+
+    async def _linked_dataset(self, user: Identity, version: dict) -> dict[str, str]:
+        """``{"dataset": ref}`` of the dataset version the model was trained on, when the caller
+        can still read it and the model says how to turn its files into inputs; else ``{}``
+        (parity then runs on seeded random inputs from the signature)."""
+        linked = (version.get("lineage") or {}).get("datasets") or []
+        if not linked or not version.get("preprocess"):
+            return {}
+        d = linked[0]
+        ref = f"{d['owner']}/{d['name']}:{d['version']}"
+        try:
+            await self._dataset(user, ref)
+        except InvalidRequest:
+            return {}
+        return {"dataset": ref}
 
     async def evaluate(
         self, user: Identity, model_id: str, number: object, body: object
@@ -200,9 +217,14 @@ class TzModelRuns(LoggingConfigurable):
             datasets = [used["ref"]]
         elif kind == "evaluate":
             raise InvalidRequest.field("dataset", "required")
-        what = params.get("to") or params.get("task")
+        # Short enough that the job id (name + 8 hex) reads whole in the Jobs panel.
+        label = (
+            f"convert-{model['name']}-v{version['version']}-{params['to']}"
+            if (kind == "convert")
+            else f"eval-{model['name']}-v{version['version']}"
+        )
         spec = {
-            "name": f"{kind}-{model['name']}-v{version['version']}-{what}"[:63].rstrip("-._"),
+            "name": label[:63].rstrip("-._"),
             "framework": "custom",
             "command": [self.python, "-m", "training_zoo.models.worker", *args, "--model", ref],
             "models": [ref],

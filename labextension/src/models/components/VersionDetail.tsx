@@ -193,8 +193,11 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         className={`jp-tz-Parity${parity.passed === false ? ' jp-mod-error' : ''}`}
         data-passed={String(parity.passed)}
       >
+        {/* Within either tolerance passes: say which, so a big absolute difference
+            next to its tolerance does not read as a failure. */}
         {trans.__(
-          'max abs %1 (≤ %2), max rel %3 (≤ %4), %5 samples',
+          '%1: max abs %2 (tolerance %3), max rel %4 (tolerance %5), %6 samples',
+          parity.passed === false ? trans.__('failed') : trans.__('passed'),
           formatValue(parity.max_abs),
           formatValue(parity.tolerance_abs),
           formatValue(parity.max_rel),

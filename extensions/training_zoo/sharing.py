@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
 
 from .errors import InvalidRequest
 from .identity import Identity
@@ -47,6 +48,46 @@ def readable_clause(cls: Any, user: Identity) -> Any:
     if user.groups:
         clause = or_(clause, (cls.visibility == "team") & cls.team.in_(list(user.groups)))
     return clause
+
+
+def listing(
+    cls: Any,
+    user: Identity,
+    *,
+    q: str = "",
+    owner: str | None = None,
+    visibility: str | None = None,
+) -> Select:
+    """The rows of ``cls`` that ``user`` may read, filtered as every list endpoint filters:
+    ``q`` a substring of name or description (taken literally), an owner, a visibility.
+
+    Raises
+    ------
+    InvalidRequest
+        An unknown ``visibility``.
+    """
+    query = select(cls)
+    if not user.admin:
+        query = query.where(readable_clause(cls, user))
+    if visibility:
+        if visibility not in VISIBILITIES:
+            raise InvalidRequest.field("visibility", "must be private, team or public")
+        query = query.where(cls.visibility == visibility)
+    if owner:
+        query = query.where(cls.owner == owner)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(cls.name.like(like, escape="\\"), cls.description.like(like, escape="\\"))
+        )
+    return query
+
+
+def page(db: Session, query: Select, cls: Any, offset: int, limit: int) -> tuple[list, int]:
+    """One page of ``query``, most recently updated first, and the total count."""
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(query.order_by(cls.updated.desc(), cls.id).offset(offset).limit(limit))
+    return list(rows), total
 
 
 def check_visibility(user: Identity, visibility: object, team: object) -> tuple[str, str | None]:

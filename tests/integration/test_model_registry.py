@@ -136,6 +136,8 @@ async def test_register_from_a_folder_keeps_descriptor_files_and_card(mm) -> Non
     # The source folder changing afterwards does not change the version.
     await put_folder(mm, ALICE, "exports/m1", {"model.onnx": b"other"})
     assert await download(mm, ALICE, v["model_id"], 1, "model.onnx") == FILES["model.onnx"]
+    assert [m["name"] for m in (await mm.list(ALICE, q="hap"))[0]] == ["shapes"]
+    assert (await mm.list(ALICE, q="%"))[0] == []  # searched for literally
     v2 = await register(mm, version="v2-kubeflow-name", model_format_name="onnx",
                         metadata={"k": 1})  # fmt: skip
     assert (v2["version"], v2["version_name"], v2["tags"]) == (2, "v2-kubeflow-name", {"k": "1"})

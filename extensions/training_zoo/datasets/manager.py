@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from PIL import Image as PILImage
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from traitlets import Any as AnyTrait
@@ -296,33 +296,14 @@ class TzDatasetManager(LoggingConfigurable):
         limit: int = 50,
     ) -> tuple[list[dict[str, Any]], int]:
         """Datasets the caller may read, most recently updated first, and the total count."""
-        query = select(Dataset)
-        if not user.admin:
-            query = query.where(self._visibility_clause(user))
+        query = sharing.listing(Dataset, user, q=q, owner=owner, visibility=visibility)
         if type:
             if type not in TYPES:
                 raise InvalidRequest.field("type", f"must be one of {', '.join(TYPES)}")
             query = query.where(Dataset.type == type)
-        if visibility:
-            if visibility not in VISIBILITIES:
-                raise InvalidRequest.field("visibility", "must be private, team or public")
-            query = query.where(Dataset.visibility == visibility)
-        if owner:
-            query = query.where(Dataset.owner == owner)
-        if q:
-            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(
-                or_(
-                    Dataset.name.like(like, escape="\\"),
-                    Dataset.description.like(like, escape="\\"),
-                )
-            )
         with self.sessions() as db:
-            total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = db.scalars(
-                query.order_by(Dataset.updated.desc(), Dataset.id).offset(offset).limit(limit)
-            ).all()
-            return self._to_dicts(db, list(rows)), total
+            rows, total = sharing.page(db, query, Dataset, offset, limit)
+            return self._to_dicts(db, rows), total
 
     async def get(self, user: Identity, ds_id: str) -> dict[str, Any]:
         with self.sessions() as db:

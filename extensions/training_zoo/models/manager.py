@@ -35,7 +35,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from traitlets import Any as AnyTrait
@@ -310,20 +310,9 @@ class TzModelManager(LoggingConfigurable):
         limit: int = 50,
     ) -> tuple[list[dict[str, Any]], int]:
         """Models the caller may read, most recently changed first, and the total count."""
-        query = select(Model)
-        if not user.admin:
-            query = query.where(sharing.readable_clause(Model, user))
-        if q:
-            like = f"%{q.replace('%', '').replace('_', '')}%"
-            query = query.where(or_(Model.name.like(like), Model.description.like(like)))
+        query = sharing.listing(Model, user, q=q, owner=owner, visibility=visibility)
         if task:
             query = query.where(Model.task == self._task(task))
-        if owner:
-            query = query.where(Model.owner == owner)
-        if visibility:
-            if visibility not in sharing.VISIBILITIES:
-                raise InvalidRequest.field("visibility", "must be private, team or public")
-            query = query.where(Model.visibility == visibility)
         if stage:
             if stage not in STAGES:
                 raise InvalidRequest.field("stage", f"must be one of {', '.join(STAGES)}")
@@ -333,11 +322,8 @@ class TzModelManager(LoggingConfigurable):
 
         def run() -> tuple[list[dict[str, Any]], int]:
             with self.sessions() as db:
-                total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-                rows = db.scalars(
-                    query.order_by(Model.updated.desc(), Model.id).offset(offset).limit(limit)
-                ).all()
-                return self._model_dicts(db, list(rows)), total
+                rows, total = sharing.page(db, query, Model, offset, limit)
+                return self._model_dicts(db, rows), total
 
         return await asyncio.to_thread(run)
 

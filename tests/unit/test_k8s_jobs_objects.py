@@ -187,3 +187,20 @@ def test_training_pods_are_restricted_and_never_restart_in_place(runtime):
     assert kubeschema.pss_restricted(pod) == []
     assert pod["spec"]["restartPolicy"] == "Never" and job["backoffLimit"] == 0
     assert pod["spec"]["automountServiceAccountToken"] is False  # no Kubernetes API in jobs
+
+
+@pytest.mark.parametrize(
+    "inputs, field",
+    [
+        ({"datasets": [{"ref": "pets:V001", "name": "pets"}]}, "datasets"),
+        ({"models": [{"ref": "shapes-cnn:1", "name": "shapes-cnn"}]}, "models"),
+    ],
+)
+def test_inputs_pods_cannot_get_yet_are_refused_up_front(inputs, field):
+    # A pod would not find the versions: a clear 400 beats a job that fails later.
+    j = job("pytorch", 1, 0)
+    for key, value in inputs.items():
+        setattr(j, key, value)
+    with pytest.raises(InvalidRequest) as e:
+        backend().check_fits(j)
+    assert field in e.value.errors and "local backend" in e.value.message

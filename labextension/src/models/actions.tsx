@@ -19,6 +19,7 @@ import {
   registerModel,
   Stage
 } from '../api/models';
+import { TextField } from '../components/TextField';
 import { modelNameFrom } from './comparison';
 import { ConvertForm } from './components/ConvertForm';
 import { EvaluateForm } from './components/EvaluateForm';
@@ -237,18 +238,13 @@ export async function confirmStage(
           : trans.__('Move v%1 to %2.', version.version, to)}
         {notice ? ` ${trans.__('This %1.', notice)}` : ''}
       </p>
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">
-          {trans.__('Comment (optional)')}
-        </span>
-        <input
-          className="jp-tz-Input"
-          name="comment"
-          onChange={e => {
-            comment = e.target.value;
-          }}
-        />
-      </label>
+      <TextField
+        label={trans.__('Comment (optional)')}
+        name="comment"
+        onChange={value => {
+          comment = value;
+        }}
+      />
     </div>
   );
   const widget = ReactWidget.create(body);

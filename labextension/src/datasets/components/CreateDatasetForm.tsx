@@ -2,6 +2,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { DATASET_TYPES, IDatasetCreate, Visibility } from '../../api/datasets';
+import { SelectField } from '../../components/SelectField';
+import { TextField } from '../../components/TextField';
+import { useDraft } from '../../hooks';
 
 /**
  * Properties of `CreateDatasetForm`.
@@ -23,15 +26,10 @@ export interface ICreateDatasetFormProps {
  */
 export function CreateDatasetForm(props: ICreateDatasetFormProps): JSX.Element {
   const { trans, teams } = props;
-  const [value, setValue] = React.useState<IDatasetCreate>(props.initial);
+  const [value, update] = useDraft(props.initial, props.onChange);
   const [labels, setLabels] = React.useState(
     (props.initial.labels ?? []).join(', ')
   );
-  const update = (patch: Partial<IDatasetCreate>) => {
-    const next = { ...value, ...patch };
-    setValue(next);
-    props.onChange(next);
-  };
   const typeNames: Record<string, string> = {
     image_classification: trans.__('Image classification'),
     object_detection: trans.__('Object detection'),
@@ -46,102 +44,80 @@ export function CreateDatasetForm(props: ICreateDatasetFormProps): JSX.Element {
           {trans.__('Files from workspace folder: %1', props.source || '/')}
         </p>
       )}
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Name')}</span>
-        <input
-          className="jp-tz-Input"
-          name="name"
-          value={value.name}
-          pattern="[a-z0-9][a-z0-9_\-]{0,62}"
-          placeholder="my-dataset"
-          onChange={e => update({ name: e.target.value })}
-        />
-        <span className="jp-tz-Field-hint">
-          {trans.__('Lower-case letters, digits, - and _')}
-        </span>
-      </label>
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Type')}</span>
-        <select
-          className="jp-tz-Input"
-          name="type"
-          value={value.type}
-          onChange={e =>
-            update({ type: e.target.value as IDatasetCreate['type'] })
-          }
+      <TextField
+        label={trans.__('Name')}
+        name="name"
+        value={value.name}
+        pattern="[a-z0-9][a-z0-9_\-]{0,62}"
+        placeholder="my-dataset"
+        onChange={name => update({ name })}
+        hint={trans.__('Lower-case letters, digits, - and _')}
+      />
+      <SelectField
+        label={trans.__('Type')}
+        name="type"
+        value={value.type}
+        onChange={type => update({ type: type as IDatasetCreate['type'] })}
+      >
+        {DATASET_TYPES.map(t => (
+          <option key={t} value={t}>
+            {typeNames[t]}
+          </option>
+        ))}
+      </SelectField>
+      <TextField
+        label={trans.__('Labels')}
+        name="labels"
+        value={labels}
+        placeholder="cat, dog"
+        onChange={text => {
+          setLabels(text);
+          update({
+            labels: text
+              .split(',')
+              .map(s => s.trim())
+              .filter(Boolean)
+          });
+        }}
+      />
+      <SelectField
+        label={trans.__('Visibility')}
+        name="visibility"
+        value={value.visibility ?? 'private'}
+        onChange={v => {
+          const visibility = v as Visibility;
+          update({
+            visibility,
+            team:
+              visibility === 'team' ? (value.team ?? teams[0] ?? null) : null
+          });
+        }}
+      >
+        <option value="private">{trans.__('Private')}</option>
+        {teams.length > 0 && <option value="team">{trans.__('Team')}</option>}
+        <option value="public">{trans.__('Public')}</option>
+      </SelectField>
+      {value.visibility === 'team' && (
+        <SelectField
+          label={trans.__('Team')}
+          name="team"
+          value={value.team ?? ''}
+          onChange={team => update({ team })}
         >
-          {DATASET_TYPES.map(t => (
+          {teams.map(t => (
             <option key={t} value={t}>
-              {typeNames[t]}
+              {t}
             </option>
           ))}
-        </select>
-      </label>
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Labels')}</span>
-        <input
-          className="jp-tz-Input"
-          name="labels"
-          value={labels}
-          placeholder="cat, dog"
-          onChange={e => {
-            setLabels(e.target.value);
-            update({
-              labels: e.target.value
-                .split(',')
-                .map(s => s.trim())
-                .filter(Boolean)
-            });
-          }}
-        />
-      </label>
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Visibility')}</span>
-        <select
-          className="jp-tz-Input"
-          name="visibility"
-          value={value.visibility ?? 'private'}
-          onChange={e => {
-            const visibility = e.target.value as Visibility;
-            update({
-              visibility,
-              team:
-                visibility === 'team' ? (value.team ?? teams[0] ?? null) : null
-            });
-          }}
-        >
-          <option value="private">{trans.__('Private')}</option>
-          {teams.length > 0 && <option value="team">{trans.__('Team')}</option>}
-          <option value="public">{trans.__('Public')}</option>
-        </select>
-      </label>
-      {value.visibility === 'team' && (
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">{trans.__('Team')}</span>
-          <select
-            className="jp-tz-Input"
-            name="team"
-            value={value.team ?? ''}
-            onChange={e => update({ team: e.target.value })}
-          >
-            {teams.map(t => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </label>
+        </SelectField>
       )}
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Description')}</span>
-        <textarea
-          className="jp-tz-Input"
-          name="description"
-          rows={3}
-          value={value.description ?? ''}
-          onChange={e => update({ description: e.target.value })}
-        />
-      </label>
+      <TextField
+        label={trans.__('Description')}
+        name="description"
+        rows={3}
+        value={value.description ?? ''}
+        onChange={description => update({ description })}
+      />
     </div>
   );
 }

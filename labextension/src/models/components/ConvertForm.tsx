@@ -2,7 +2,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { CONVERSION_TARGETS, ConversionTarget } from '../../api/models';
+import { Datalist } from '../../components/Datalist';
+import { SelectField } from '../../components/SelectField';
+import { TextField } from '../../components/TextField';
+import { useDraft } from '../../hooks';
 import { conversionTargets, DEFAULT_TOLERANCES, IConvertDraft } from '../forms';
+import { ModelForm } from './ModelForm';
+import { SplitField } from './SplitField';
 
 /**
  * Properties of `ConvertForm`.
@@ -25,12 +31,7 @@ export interface IConvertFormProps {
  */
 export function ConvertForm(props: IConvertFormProps): JSX.Element {
   const { trans, source, datasets, error } = props;
-  const [value, setValue] = React.useState<IConvertDraft>(props.initial);
-  const update = (patch: Partial<IConvertDraft>) => {
-    const next = { ...value, ...patch };
-    setValue(next);
-    props.onChange(next);
-  };
+  const [value, update] = useDraft(props.initial, props.onChange);
   const fitting = conversionTargets(source.format);
   const names: Record<ConversionTarget, string> = {
     onnx: trans.__('ONNX'),
@@ -40,80 +41,57 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
   };
   const listId = 'tz-convert-datasets';
   return (
-    <div className="jp-tz-ModelForm jp-tz-ConvertForm">
-      <p className="jp-tz-ModelForm-source">
-        {trans.__('Source: %1 (%2)', source.ref, source.format)}
-      </p>
-      {error && (
-        <div className="jp-tz-Field-error" role="alert">
-          {error}
-        </div>
-      )}
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Convert to')}</span>
-        <select
-          className="jp-tz-Input"
-          name="to"
-          value={value.to}
-          onChange={e => update({ to: e.target.value as ConversionTarget })}
-        >
-          {CONVERSION_TARGETS.map(t => (
-            <option key={t} value={t} disabled={!fitting.includes(t)}>
-              {fitting.includes(t)
-                ? names[t]
-                : trans.__('%1 (not from %2)', names[t], source.format)}
-            </option>
-          ))}
-        </select>
-      </label>
+    <ModelForm
+      className="jp-tz-ConvertForm"
+      source={trans.__('Source: %1 (%2)', source.ref, source.format)}
+      error={error}
+    >
+      <SelectField
+        label={trans.__('Convert to')}
+        name="to"
+        value={value.to}
+        onChange={to => update({ to: to as ConversionTarget })}
+      >
+        {CONVERSION_TARGETS.map(t => (
+          <option key={t} value={t} disabled={!fitting.includes(t)}>
+            {fitting.includes(t)
+              ? names[t]
+              : trans.__('%1 (not from %2)', names[t], source.format)}
+          </option>
+        ))}
+      </SelectField>
       {value.to === 'onnx' && (
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">{trans.__('Opset')}</span>
-          <input
-            className="jp-tz-Input"
-            name="opset"
-            inputMode="numeric"
-            value={value.opset}
-            onChange={e => update({ opset: e.target.value })}
-          />
-        </label>
+        <TextField
+          label={trans.__('Opset')}
+          name="opset"
+          inputMode="numeric"
+          value={value.opset}
+          onChange={opset => update({ opset })}
+        />
       )}
       <div className="jp-tz-ModelForm-row">
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">
-            {trans.__('Tolerance (abs)')}
-          </span>
-          <input
-            className="jp-tz-Input"
-            name="tolerance_abs"
-            placeholder={String(DEFAULT_TOLERANCES[value.to][0])}
-            value={value.toleranceAbs}
-            onChange={e => update({ toleranceAbs: e.target.value })}
-          />
-        </label>
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">
-            {trans.__('Tolerance (rel)')}
-          </span>
-          <input
-            className="jp-tz-Input"
-            name="tolerance_rel"
-            placeholder={String(DEFAULT_TOLERANCES[value.to][1])}
-            value={value.toleranceRel}
-            onChange={e => update({ toleranceRel: e.target.value })}
-          />
-        </label>
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">{trans.__('Samples')}</span>
-          <input
-            className="jp-tz-Input"
-            name="samples"
-            inputMode="numeric"
-            placeholder="16"
-            value={value.samples}
-            onChange={e => update({ samples: e.target.value })}
-          />
-        </label>
+        <TextField
+          label={trans.__('Tolerance (abs)')}
+          name="tolerance_abs"
+          placeholder={String(DEFAULT_TOLERANCES[value.to][0])}
+          value={value.toleranceAbs}
+          onChange={toleranceAbs => update({ toleranceAbs })}
+        />
+        <TextField
+          label={trans.__('Tolerance (rel)')}
+          name="tolerance_rel"
+          placeholder={String(DEFAULT_TOLERANCES[value.to][1])}
+          value={value.toleranceRel}
+          onChange={toleranceRel => update({ toleranceRel })}
+        />
+        <TextField
+          label={trans.__('Samples')}
+          name="samples"
+          inputMode="numeric"
+          placeholder="16"
+          value={value.samples}
+          onChange={samples => update({ samples })}
+        />
       </div>
       <span className="jp-tz-Field-hint">
         {trans.__(
@@ -121,40 +99,22 @@ export function ConvertForm(props: IConvertFormProps): JSX.Element {
         )}
       </span>
       <div className="jp-tz-ModelForm-row">
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">
-            {trans.__('Dataset (optional)')}
-          </span>
-          <input
-            className="jp-tz-Input"
-            name="dataset"
-            list={listId}
-            placeholder="owner/name:V001"
-            value={value.dataset}
-            onChange={e => update({ dataset: e.target.value })}
-          />
-        </label>
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">{trans.__('Split')}</span>
-          <select
-            className="jp-tz-Input"
-            name="split"
-            value={value.split}
-            disabled={!value.dataset}
-            onChange={e => update({ split: e.target.value })}
-          >
-            <option value="test">test</option>
-            <option value="val">val</option>
-            <option value="train">train</option>
-            <option value="all">{trans.__('all files')}</option>
-          </select>
-        </label>
+        <TextField
+          label={trans.__('Dataset (optional)')}
+          name="dataset"
+          list={listId}
+          placeholder="owner/name:V001"
+          value={value.dataset}
+          onChange={dataset => update({ dataset })}
+        />
+        <SplitField
+          value={value.split}
+          disabled={!value.dataset}
+          trans={trans}
+          onChange={split => update({ split })}
+        />
       </div>
-      <datalist id={listId}>
-        {datasets.map(d => (
-          <option key={d} value={d} />
-        ))}
-      </datalist>
-    </div>
+      <Datalist id={listId} values={datasets} />
+    </ModelForm>
   );
 }

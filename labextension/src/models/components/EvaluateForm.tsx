@@ -2,7 +2,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { EVALUATION_TASKS, EvaluationTask } from '../../api/models';
+import { Datalist } from '../../components/Datalist';
+import { SelectField } from '../../components/SelectField';
+import { TextField } from '../../components/TextField';
+import { useDraft } from '../../hooks';
 import { IEvaluateDraft } from '../forms';
+import { ModelForm } from './ModelForm';
+import { SplitField } from './SplitField';
 
 /**
  * Properties of `EvaluateForm`.
@@ -25,119 +31,76 @@ export interface IEvaluateFormProps {
  */
 export function EvaluateForm(props: IEvaluateFormProps): JSX.Element {
   const { trans, source, datasets, error } = props;
-  const [value, setValue] = React.useState<IEvaluateDraft>(props.initial);
-  const update = (patch: Partial<IEvaluateDraft>) => {
-    const next = { ...value, ...patch };
-    setValue(next);
-    props.onChange(next);
-  };
+  const [value, update] = useDraft(props.initial, props.onChange);
   const listId = 'tz-evaluate-datasets';
   const tabular =
     value.task === 'tabular_classification' || value.task === 'regression';
   return (
-    <div className="jp-tz-ModelForm jp-tz-EvaluateForm">
-      <p className="jp-tz-ModelForm-source">
-        {trans.__('Version: %1', source)}
-      </p>
-      {error && (
-        <div className="jp-tz-Field-error" role="alert">
-          {error}
-        </div>
-      )}
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Dataset version')}</span>
-        <input
-          className="jp-tz-Input"
-          name="dataset"
-          list={listId}
-          placeholder="owner/name:V001"
-          value={value.dataset}
-          onChange={e => update({ dataset: e.target.value })}
-        />
-      </label>
-      <datalist id={listId}>
-        {datasets.map(d => (
-          <option key={d} value={d} />
-        ))}
-      </datalist>
+    <ModelForm
+      className="jp-tz-EvaluateForm"
+      source={trans.__('Version: %1', source)}
+      error={error}
+    >
+      <TextField
+        label={trans.__('Dataset version')}
+        name="dataset"
+        list={listId}
+        placeholder="owner/name:V001"
+        value={value.dataset}
+        onChange={dataset => update({ dataset })}
+      />
+      <Datalist id={listId} values={datasets} />
       <div className="jp-tz-ModelForm-row">
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">{trans.__('Split')}</span>
-          <select
-            className="jp-tz-Input"
-            name="split"
-            value={value.split}
-            onChange={e => update({ split: e.target.value })}
-          >
-            <option value="test">test</option>
-            <option value="val">val</option>
-            <option value="train">train</option>
-            <option value="all">{trans.__('all files')}</option>
-          </select>
-        </label>
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">{trans.__('Batch size')}</span>
-          <input
-            className="jp-tz-Input"
-            name="batch_size"
-            inputMode="numeric"
-            value={value.batchSize}
-            onChange={e => update({ batchSize: e.target.value })}
-          />
-        </label>
+        <SplitField
+          value={value.split}
+          trans={trans}
+          onChange={split => update({ split })}
+        />
+        <TextField
+          label={trans.__('Batch size')}
+          name="batch_size"
+          inputMode="numeric"
+          value={value.batchSize}
+          onChange={batchSize => update({ batchSize })}
+        />
       </div>
-      <label className="jp-tz-Field">
-        <span className="jp-tz-Field-label">{trans.__('Task')}</span>
-        <select
-          className="jp-tz-Input"
-          name="task"
-          value={value.task}
-          onChange={e => update({ task: e.target.value as EvaluationTask })}
-        >
-          {EVALUATION_TASKS.map(t => (
-            <option key={t} value={t}>
-              {t.replace(/_/g, ' ')}
-            </option>
-          ))}
-        </select>
-      </label>
+      <SelectField
+        label={trans.__('Task')}
+        name="task"
+        value={value.task}
+        onChange={task => update({ task: task as EvaluationTask })}
+      >
+        {EVALUATION_TASKS.map(t => (
+          <option key={t} value={t}>
+            {t.replace(/_/g, ' ')}
+          </option>
+        ))}
+      </SelectField>
       {tabular && (
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">
-            {trans.__('Target column (optional)')}
-          </span>
-          <input
-            className="jp-tz-Input"
-            name="target"
-            value={value.target}
-            onChange={e => update({ target: e.target.value })}
-          />
-        </label>
+        <TextField
+          label={trans.__('Target column (optional)')}
+          name="target"
+          value={value.target}
+          onChange={target => update({ target })}
+        />
       )}
       {value.task === 'custom' && (
-        <label className="jp-tz-Field">
-          <span className="jp-tz-Field-label">
-            {trans.__('Evaluation script')}
-          </span>
-          <input
-            className="jp-tz-Input"
-            name="script"
-            placeholder="evaluate.py"
-            value={value.script}
-            onChange={e => update({ script: e.target.value })}
-          />
-          <span className="jp-tz-Field-hint">
-            {trans.__(
-              'Defines evaluate(model_path, dataset_path) -> dict; its path is relative to the job snapshot.'
-            )}
-          </span>
-        </label>
+        <TextField
+          label={trans.__('Evaluation script')}
+          name="script"
+          placeholder="evaluate.py"
+          value={value.script}
+          onChange={script => update({ script })}
+          hint={trans.__(
+            'Defines evaluate(model_path, dataset_path) -> dict; its path is relative to the job snapshot.'
+          )}
+        />
       )}
       <span className="jp-tz-Field-hint">
         {trans.__(
           'Speed (latency p50/p95 at batch 1, throughput at the batch size, peak memory) is measured too.'
         )}
       </span>
-    </div>
+    </ModelForm>
   );
 }

@@ -3,6 +3,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IPage, listFiltered } from './paging';
 import { requestAPI } from './request';
 import { apiGetURL, IPreview, query } from './workspace';
 
@@ -116,19 +117,6 @@ export interface IDiff {
 }
 
 /**
- * A page of an offset-paginated list.
- */
-export interface IPage<T> {
-  items: T[];
-  _pagination?: {
-    offset: number;
-    limit: number;
-    total: number;
-    next?: unknown;
-  };
-}
-
-/**
  * The filters of the datasets list.
  */
 export interface IDatasetQuery {
@@ -161,13 +149,7 @@ export function listDatasets(
   filters: IDatasetQuery,
   settings?: ServerConnection.ISettings
 ): Promise<IPage<IDataset>> {
-  const params: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(filters)) {
-    if (value !== '' && value !== undefined) {
-      params[key] = value;
-    }
-  }
-  return requestAPI<IPage<IDataset>>('datasets' + query(params), {}, settings);
+  return listFiltered<IDataset>('datasets', filters, settings);
 }
 
 /**

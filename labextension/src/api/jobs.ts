@@ -5,6 +5,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IPage } from './paging';
 import { requestAPI, requestServer, streamURL } from './request';
 
 /**
@@ -175,19 +176,6 @@ export interface ISnapshot {
   id: string;
   size: number;
   files: number;
-}
-
-/**
- * A page of a list route.
- */
-export interface IPage<T> {
-  items: T[];
-  _pagination?: {
-    offset: number;
-    limit: number;
-    total: number;
-    next: { offset: number; limit: number; url: string } | null;
-  };
 }
 
 /**

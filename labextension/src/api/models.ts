@@ -6,6 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IPage, listFiltered } from './paging';
 import { API_NAMESPACE, requestAPI, TzResponseError } from './request';
 import { query } from './workspace';
 
@@ -376,19 +377,6 @@ export interface ICompare {
 }
 
 /**
- * A page of an offset-paginated list.
- */
-export interface IModelPage<T> {
-  items: T[];
-  _pagination?: {
-    offset: number;
-    limit: number;
-    total: number;
-    next?: unknown;
-  };
-}
-
-/**
  * The filters of the models list.
  */
 export interface IModelQuery {
@@ -453,14 +441,8 @@ const versionBase = (id: string, version: number) =>
 export function listModels(
   filters: IModelQuery,
   settings?: ServerConnection.ISettings
-): Promise<IModelPage<IModel>> {
-  const params: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(filters)) {
-    if (value !== '' && value !== undefined) {
-      params[key] = value;
-    }
-  }
-  return requestAPI<IModelPage<IModel>>('models' + query(params), {}, settings);
+): Promise<IPage<IModel>> {
+  return listFiltered<IModel>('models', filters, settings);
 }
 
 /**
@@ -494,7 +476,7 @@ export async function listModelVersions(
   id: string,
   settings?: ServerConnection.ISettings
 ): Promise<IModelVersion[]> {
-  const page = await requestAPI<IModelPage<IModelVersion>>(
+  const page = await requestAPI<IPage<IModelVersion>>(
     `${base(id)}/versions` + query({ limit: 200 }),
     {},
     settings
@@ -603,7 +585,7 @@ export async function listRuns(
   kind: 'convert' | 'evaluate' | '' = '',
   settings?: ServerConnection.ISettings
 ): Promise<IRun[]> {
-  const page = await requestAPI<IModelPage<IRun>>(
+  const page = await requestAPI<IPage<IRun>>(
     `${base(id)}/runs` + query({ kind: kind || undefined, limit: 200 }),
     {},
     settings

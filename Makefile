@@ -9,13 +9,14 @@ BIN := $(VENV)/bin
 LABEXT_OUT := extensions/training_zoo/labextension/package.json
 PYTEST_ARGS ?=
 
-.PHONY: up test test-lab install lint bench bench-data clean help
+.PHONY: up test test-lab install lint bench bench-data bench-models clean help
 
 help:
 	@echo "make up     start JupyterHub + proxy + TZ service on http://127.0.0.1:$${TZ_PORT:-8000}"
 	@echo "make test   install test dependencies (Chromium included) and run the whole suite"
 	@echo "make bench  run the job benchmarks (results: docs/benchmarks.md)"
 	@echo "make bench-data  run the workspace listing/upload benchmarks against moto S3 (same doc)"
+	@echo "make bench-models  run the model benchmarks: ONNX vs PyTorch, INT8 vs FP32, registry API (same doc)"
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -94,6 +95,12 @@ bench: install
 BENCH_DATA_ARGS ?=
 bench-data: install
 	$(BIN)/python benchmarks/bench_data.py $(BENCH_DATA_ARGS)
+
+# ONNX Runtime vs PyTorch, INT8 vs FP32 ONNX, registry API at 10,000 versions
+# (BENCH_MODELS_ARGS=--quick for a smoke run).
+BENCH_MODELS_ARGS ?=
+bench-models: install
+	$(BIN)/python benchmarks/bench_models.py $(BENCH_MODELS_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules labextension/node_modules labextension/lib extensions/training_zoo/labextension

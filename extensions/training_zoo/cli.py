@@ -8,7 +8,8 @@ Subcommand, register_subcommand, make_client
     How subcommands plug in (see below).
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_JOB_CANCELLED, EXIT_API_ERROR
     Exit codes.
-JOB_COLUMNS, job_rows, format_table, parse_env, int_at_least, positive_number
+JOB_COLUMNS, job_rows, format_table, format_items, format_fields, parse_env, int_at_least,
+positive_number
     Helpers shared with the magics.
 
 Usage::
@@ -60,7 +61,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -77,6 +79,8 @@ __all__ = [
     "JOB_COLUMNS",
     "ProgressBar",
     "Subcommand",
+    "format_fields",
+    "format_items",
     "format_table",
     "int_at_least",
     "job_rows",
@@ -193,13 +197,15 @@ JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("CREATED", "created"),
 )
 _OWNER_COLUMN = ("OWNER", "owner")
+#: Fields shown as times in tables (``time``: a model's stage history).
+_TIME_KEYS = ("created", "started", "finished", "updated", "modified", "time")
 
 
 def _cell(job: Mapping[str, Any], key: str) -> str:
     value = job.get(key)
     if value is None:
         return ""
-    if key in ("created", "started", "finished", "updated", "modified") and isinstance(value, str):
+    if key in _TIME_KEYS and isinstance(value, str):
         # 2026-01-02T03:04:05.678Z -> 2026-01-02 03:04:05: seconds are enough in a table.
         return value.replace("T", " ").rstrip("Z").split(".")[0]
     return str(value)
@@ -294,6 +300,17 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
         for line in [headers, *rows]
     )
+
+
+def format_items(items: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A :func:`format_table` of API objects: the headers of ``columns`` over :func:`rows_of`."""
+    return format_table([h for h, _ in columns], rows_of(items, columns))
+
+
+def format_fields(fields: Sequence[tuple[str, str]]) -> str:
+    """``field: value`` lines of one object (e.g. :func:`describe_model`), values aligned."""
+    width = max(len(k) for k, _ in fields) + 1
+    return "\n".join(f"{k + ':':<{width}} {v}" for k, v in fields)
 
 
 def status_line(job: Mapping[str, Any]) -> str:
@@ -396,6 +413,41 @@ def make_client(args: argparse.Namespace) -> Client:
 
 def _err(message: str) -> None:
     print(f"tz: error: {message}", file=sys.stderr)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _print_items(
+    items: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    empty: str,
+    *,
+    as_json: bool = False,
+) -> int:
+    """``items`` as JSON or as a table; ``empty`` on stderr when there are none. Exit code OK."""
+    if as_json:
+        _print_json(items)
+    elif not items:
+        print(empty, file=sys.stderr)
+    else:
+        print(format_items(items, columns))
+    return EXIT_OK
+
+
+def _print_detail(
+    fields: Sequence[tuple[str, str]],
+    items: Sequence[Mapping[str, Any]] = (),
+    columns: Sequence[tuple[str, str]] = (),
+) -> int:
+    """One object's ``field: value`` lines, then a blank line and the table of ``items`` (if
+    any). Exit code OK."""
+    print(format_fields(fields))
+    if items:
+        print()
+        print(format_items(items, columns))
+    return EXIT_OK
 
 
 # -- tz train --------------------------------------------------------------------------------
@@ -576,7 +628,7 @@ def _configure_status(p: argparse.ArgumentParser) -> None:
 def _run_status(args: argparse.Namespace) -> int:
     job = make_client(args).get_job(args.job)
     if args.json:
-        print(json.dumps(job, indent=2, sort_keys=True))
+        _print_json(job)
         return EXIT_OK
     spec = job.get("spec") or {}
     resources = spec.get("resources_per_node") or {}
@@ -606,11 +658,7 @@ def _run_status(args: argparse.Namespace) -> int:
         ("output dir", job.get("output_dir")),
         ("cloned from", job.get("cloned_from")),
     ]
-    shown = [(k, str(v)) for k, v in fields if v not in (None, "")]
-    width = max(len(k) for k, _ in shown) + 1
-    for key, value in shown:
-        print(f"{key + ':':<{width}} {value}")
-    return EXIT_OK
+    return _print_detail([(k, str(v)) for k, v in fields if v not in (None, "")])
 
 
 def _run_cancel(args: argparse.Namespace) -> int:
@@ -775,6 +823,26 @@ class ProgressBar:
 
 def _progress(args: argparse.Namespace, verb: str) -> ProgressBar | None:
     return None if args.quiet else ProgressBar(verb=verb)
+
+
+@contextmanager
+def _transfer(
+    args: argparse.Namespace, verb: str, what: str, hint: str, *, show: bool = True
+) -> Iterator[ProgressBar | None]:
+    """The progress bar of one transfer (None with ``--quiet`` or without ``show``).
+
+    When the block ends the bar's summary names ``what``; on Ctrl-C it says how far it got and
+    ``hint`` (how to go on), and the KeyboardInterrupt goes on to :func:`main` (exit 130).
+    """
+    bar = _progress(args, verb) if show else None
+    try:
+        yield bar
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.interrupted(hint)
+        raise
+    if bar is not None:
+        bar.finish(what)
 
 
 # -- tz ws -----------------------------------------------------------------------------------
@@ -942,15 +1010,9 @@ def _run_ws_upload(args: argparse.Namespace) -> int:
 def _run_ws_download(args: argparse.Namespace) -> int:
     client = make_client(args)
     space = _space_of(client, args)
-    bar = _progress(args, "download")
-    try:
+    hint = "partial files were removed; run the command again"
+    with _transfer(args, "download", f"{space}/{args.path}", hint) as bar:
         path = client.ws_download(space, args.path, args.dest, progress=bar, parallel=args.parallel)
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.interrupted("partial files were removed; run the command again")
-        return EXIT_INTERRUPTED
-    if bar is not None:
-        bar.finish(f"{space}/{args.path}")
     print(path)
     return EXIT_OK
 
@@ -1037,13 +1099,7 @@ def _run_ds_list(args: argparse.Namespace) -> int:
     items = make_client(args).list_datasets(
         args.q, type=args.type, owner=args.owner, visibility=args.visibility
     )
-    if args.json:
-        print(json.dumps(items, indent=2, sort_keys=True))
-    elif not items:
-        print("no datasets", file=sys.stderr)
-    else:
-        print(format_table([h for h, _ in DATASET_COLUMNS], rows_of(items, DATASET_COLUMNS)))
-    return EXIT_OK
+    return _print_items(items, DATASET_COLUMNS, "no datasets", as_json=args.json)
 
 
 def _run_ds_create(args: argparse.Namespace) -> int:
@@ -1083,16 +1139,9 @@ def _run_ds_show(args: argparse.Namespace) -> int:
     dataset = client.get_dataset(args.ref)
     versions = client.dataset_versions(dataset)
     if args.json:
-        print(json.dumps({"dataset": dataset, "versions": versions}, indent=2, sort_keys=True))
+        _print_json({"dataset": dataset, "versions": versions})
         return EXIT_OK
-    shown = describe_dataset(dataset)
-    width = max(len(k) for k, _ in shown) + 1
-    for key, value in shown:
-        print(f"{key + ':':<{width}} {value}")
-    if versions:
-        print()
-        print(format_table([h for h, _ in VERSION_COLUMNS], rows_of(versions, VERSION_COLUMNS)))
-    return EXIT_OK
+    return _print_detail(describe_dataset(dataset), versions, VERSION_COLUMNS)
 
 
 def _run_ds_add(args: argparse.Namespace) -> int:
@@ -1114,16 +1163,9 @@ def _run_ds_add(args: argparse.Namespace) -> int:
         from .client import set_default_client
 
         set_default_client(client)
-        bar = _progress(args, "upload")
-        try:
+        with _transfer(args, "upload", str(local), "run the same command again to resume") as bar:
             result = sdk_datasets.upload(args.ref, local, prefix=args.prefix, space=args.space,
                                          progress=bar, parallel=args.parallel)  # fmt: skip
-        except KeyboardInterrupt:
-            if bar is not None:
-                bar.interrupted("run the same command again to resume")
-            return EXIT_INTERRUPTED
-        if bar is not None:
-            bar.finish(str(local))
     print(
         f"added {result.get('added', 0)} file(s), {result.get('bytes', 0)} bytes"
         + (f"; {result['skipped']} skipped" if result.get("skipped") else "")
@@ -1139,11 +1181,7 @@ def _run_ds_publish(args: argparse.Namespace) -> int:
 
 def _run_ds_versions(args: argparse.Namespace) -> int:
     versions = make_client(args).dataset_versions(args.ref)
-    if not versions:
-        print("no versions (publish the draft first)", file=sys.stderr)
-        return EXIT_OK
-    print(format_table([h for h, _ in VERSION_COLUMNS], rows_of(versions, VERSION_COLUMNS)))
-    return EXIT_OK
+    return _print_items(versions, VERSION_COLUMNS, "no versions (publish the draft first)")
 
 
 def format_diff(diff: Mapping[str, Any]) -> list[str]:
@@ -1160,7 +1198,7 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
 def _run_ds_diff(args: argparse.Namespace) -> int:
     diff = make_client(args).diff_versions(args.ref, args.version, args.against)
     if args.json:
-        print(json.dumps(diff, indent=2, sort_keys=True))
+        _print_json(diff)
         return EXIT_OK
     for line in format_diff(diff):
         print(line)
@@ -1370,27 +1408,11 @@ def _run_models(args: argparse.Namespace) -> int:
     return args.models_run(args)
 
 
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
-
-
-def _print_fields(fields: Sequence[tuple[str, str]]) -> None:
-    width = max(len(k) for k, _ in fields) + 1
-    for key, value in fields:
-        print(f"{key + ':':<{width}} {value}")
-
-
 def _run_models_list(args: argparse.Namespace) -> int:
     items = make_client(args).list_models(
         args.q, task=args.task, stage=args.stage, owner=args.owner, visibility=args.visibility
     )
-    if args.json:
-        _print_json(items)
-    elif not items:
-        print("no models", file=sys.stderr)
-    else:
-        print(format_table([h for h, _ in MODEL_COLUMNS], rows_of(items, MODEL_COLUMNS)))
-    return EXIT_OK
+    return _print_items(items, MODEL_COLUMNS, "no models", as_json=args.json)
 
 
 def _scalars(values: Mapping[str, Any] | None) -> str:
@@ -1484,38 +1506,20 @@ def _run_models_show(args: argparse.Namespace) -> int:
         version = client.get_model_version(args.ref)
         if args.json:
             _print_json(version)
-        else:
-            _print_fields(describe_model_version(version))
-        return EXIT_OK
+            return EXIT_OK
+        return _print_detail(describe_model_version(version))
     model = client.get_model(args.ref)
     versions = client.list_model_versions(model)
     if args.json:
         _print_json({"model": model, "versions": versions})
         return EXIT_OK
-    _print_fields(describe_model(model))
-    if versions:
-        print()
-        print(
-            format_table(
-                [h for h, _ in MODEL_VERSION_COLUMNS], rows_of(versions, MODEL_VERSION_COLUMNS)
-            )
-        )
-    return EXIT_OK
+    return _print_detail(describe_model(model), versions, MODEL_VERSION_COLUMNS)
 
 
 def _run_models_versions(args: argparse.Namespace) -> int:
     versions = make_client(args).list_model_versions(args.ref)
-    if args.json:
-        _print_json(versions)
-    elif not versions:
-        print("no versions (register one first)", file=sys.stderr)
-    else:
-        print(
-            format_table(
-                [h for h, _ in MODEL_VERSION_COLUMNS], rows_of(versions, MODEL_VERSION_COLUMNS)
-            )
-        )
-    return EXIT_OK
+    empty = "no versions (register one first)"
+    return _print_items(versions, MODEL_VERSION_COLUMNS, empty, as_json=args.json)
 
 
 def _run_models_register(args: argparse.Namespace) -> int:
@@ -1540,22 +1544,16 @@ def _run_models_register(args: argparse.Namespace) -> int:
         print(version.get("ref"))
         return EXIT_OK
     where = model_source(args.source)
-    bar = _progress(args, "upload") if isinstance(where, Path) else None
     name = args.name
     if name is None and isinstance(where, Path):
         from .sdk_models import _descriptor_name
 
         name = _descriptor_name(where)
-    try:
+    hint = "nothing was registered; run the command again"
+    with _transfer(args, "upload", str(args.source), hint, show=isinstance(where, Path)) as bar:
         version = client.register_model(
             name, args.source, progress=bar, parallel=args.parallel, **fields
         )
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.interrupted("nothing was registered; run the command again")
-        return EXIT_INTERRUPTED
-    if bar is not None:
-        bar.finish(str(args.source))
     print(version.get("ref"))
     return EXIT_OK
 
@@ -1570,17 +1568,11 @@ def _run_models_download(args: argparse.Namespace) -> int:
 
         _, name, _ = parse_model_ref(args.ref)
         dest = Path(f"{name}-{number}")
-    bar = _progress(args, "download")
-    try:
+    hint = "files already complete are kept; run the command again"
+    with _transfer(args, "download", f"{args.ref} ({model_id}:{number})", hint) as bar:
         path = client.download_model(
             {"model_id": model_id, "version": number}, dest, progress=bar, parallel=args.parallel
         )
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.interrupted("files already complete are kept; run the command again")
-        return EXIT_INTERRUPTED
-    if bar is not None:
-        bar.finish(f"{args.ref} ({model_id}:{number})")
     print(path)
     return EXIT_OK
 
@@ -1593,17 +1585,8 @@ def _run_models_promote(args: argparse.Namespace) -> int:
 
 def _run_models_history(args: argparse.Namespace) -> int:
     items = make_client(args).model_history(args.ref)
-    if args.json:
-        _print_json(items)
-    elif not items:
-        print("no stage changes yet", file=sys.stderr)
-    else:
-        # Shown like the other tables' times: to the second, without the T and Z.
-        shown = [
-            {**item, "time": _cell({"created": item.get("time")}, "created")} for item in items
-        ]
-        print(format_table([h for h, _ in HISTORY_COLUMNS], rows_of(shown, HISTORY_COLUMNS)))
-    return EXIT_OK
+    # Times read like the other tables' (to the second, without the T and Z): see _TIME_KEYS.
+    return _print_items(items, HISTORY_COLUMNS, "no stage changes yet", as_json=args.json)
 
 
 def format_lineage(lineage: Mapping[str, Any]) -> list[str]:
@@ -1634,10 +1617,14 @@ def _run_models_lineage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _follow_run(client: Client, run: Mapping[str, Any]) -> int:
-    """Wait for a run, printing its status changes on stderr; the exit code of its outcome."""
+def _started_run(client: Client, run: Mapping[str, Any], wait: bool) -> int:
+    """Print a new run's id; with ``wait``, follow it (status changes on stderr) and return the
+    exit code of its outcome."""
     from .client import run_status_line
 
+    print(run["id"], flush=True)
+    if not wait:
+        return EXIT_OK
     start = time.monotonic()
     seen: list[Any] = [None]
 
@@ -1679,8 +1666,7 @@ def _run_models_convert(args: argparse.Namespace) -> int:
         tolerance_rel=args.tolerance_rel, samples=args.samples, dataset=args.dataset,
         split=args.split,
     )  # fmt: skip
-    print(run["id"], flush=True)
-    return _follow_run(client, run) if args.wait else EXIT_OK
+    return _started_run(client, run, args.wait)
 
 
 def _run_models_evaluate(args: argparse.Namespace) -> int:
@@ -1689,19 +1675,12 @@ def _run_models_evaluate(args: argparse.Namespace) -> int:
         args.ref, args.dataset, split=args.split, task=args.task, batch_size=args.batch_size,
         target=args.target, script=args.script,
     )  # fmt: skip
-    print(run["id"], flush=True)
-    return _follow_run(client, run) if args.wait else EXIT_OK
+    return _started_run(client, run, args.wait)
 
 
 def _run_models_runs(args: argparse.Namespace) -> int:
     items = make_client(args).list_model_runs(args.ref, args.kind)
-    if args.json:
-        _print_json(items)
-    elif not items:
-        print("no runs", file=sys.stderr)
-    else:
-        print(format_table([h for h, _ in RUN_COLUMNS], rows_of(items, RUN_COLUMNS)))
-    return EXIT_OK
+    return _print_items(items, RUN_COLUMNS, "no runs", as_json=args.json)
 
 
 def _run_models_compare(args: argparse.Namespace) -> int:

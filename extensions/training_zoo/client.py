@@ -22,8 +22,9 @@ OpenedDataset, DatasetFile
     downloaded on first use into a local cache.
 TransferProgress
     What ``progress`` callbacks of uploads and downloads receive.
-default_client, set_default_client
-    The shared client of the ``tz.workspace`` / ``tz.datasets`` facades.
+default_client, set_default_client, facade_forward
+    The shared client of the ``tz.workspace`` / ``tz.datasets`` / ``tz.models`` facades, and
+    how their packages forward the facade names.
 TzClientError
     Every failure talking to the service: HTTP errors (with the server's ``message``, ``status``,
     ``reason`` and per-field ``errors``), connection errors and missing configuration.
@@ -76,6 +77,7 @@ __all__ = [
     "TransferProgress",
     "TzClientError",
     "default_client",
+    "facade_forward",
     "iter_sse",
     "model_source",
     "parse_model_ref",
@@ -249,9 +251,14 @@ def _resolve_config(url: str | None, token: str | None) -> tuple[str, str]:
     return api, token
 
 
+def _item_path(collection: str, item_id: str, *rest: str) -> str:
+    """``collection/<item_id>/rest...``: ids (of jobs, datasets, models, runs) come from users
+    and servers alike; quoting keeps one a single path segment."""
+    return "/".join([collection, quote(str(item_id), safe=""), *rest])
+
+
 def _job_path(job_id: str, *rest: str) -> str:
-    # Job ids come from users and servers alike; quoting keeps them one path segment.
-    return "/".join(["jobs", quote(str(job_id), safe=""), *rest])
+    return _item_path("jobs", job_id, *rest)
 
 
 def _default_name(stem: str) -> str:
@@ -1315,7 +1322,7 @@ class Client:
         return str(self.resolve_dataset(dataset.split(":", 1)[0])["dataset"]["id"])
 
     def _dataset_path(self, dataset: str | Mapping[str, Any], *rest: str) -> str:
-        return "/".join(["datasets", quote(self._dataset_id(dataset), safe=""), *rest])
+        return _item_path("datasets", self._dataset_id(dataset), *rest)
 
     def _version_of(self, dataset: str | Mapping[str, Any], version: str | None) -> str:
         """``version``, else the one in a ``name:Vnnn`` reference, else the latest published."""
@@ -1324,12 +1331,7 @@ class Client:
         ref = dataset if isinstance(dataset, str) else str(dataset.get("id"))
         resolved = self.resolve_dataset(ref)
         if not resolved.get("version"):
-            raise TzClientError(
-                f"dataset {ref}: has no published version yet (publish it first)",
-                status=404,
-                reason="NoVersion",
-                errors={"version": "no published version"},
-            )
+            raise _no_published_version(ref, "version")
         return str(resolved["version"]["version"])
 
     def get_dataset(self, dataset: str | Mapping[str, Any]) -> dict[str, Any]:
@@ -1587,12 +1589,7 @@ class Client:
         resolved = self.resolve_dataset(ref)
         dataset, version = resolved["dataset"], resolved.get("version")
         if not version:
-            raise TzClientError(
-                f"dataset {ref}: has no published version yet (publish it first)",
-                status=404,
-                reason="NoVersion",
-                errors={"ref": "no published version"},
-            )
+            raise _no_published_version(ref, "ref")
         entries = list(self.dataset_manifest(dataset, version["version"]))
         return OpenedDataset(self, dataset, version, entries, _cache_root(cache_dir))
 
@@ -1728,7 +1725,7 @@ class Client:
         return str(self.resolve_model(f"{owner}/{name}" if owner else name)["model"]["id"])
 
     def _model_path(self, model: ModelRef, *rest: str) -> str:
-        return "/".join(["models", quote(self._model_id(model), safe=""), *rest])
+        return _item_path("models", self._model_id(model), *rest)
 
     def _model_version(self, ref: ModelRef, version: int | str | None = None) -> tuple[str, int]:
         """``(model id, version number)``: ``version``, else the ref's ``:N``, else the latest.
@@ -1763,7 +1760,7 @@ class Client:
 
     def _version_path(self, ref: ModelRef, version: int | str | None, *rest: str) -> str:
         model_id, number = self._model_version(ref, version)
-        return "/".join(["models", quote(model_id, safe=""), "versions", str(number), *rest])
+        return _item_path("models", model_id, "versions", str(number), *rest)
 
     def get_model(self, model: ModelRef) -> dict[str, Any]:
         """One model, by id (``mdl-…``), reference (``[owner/]name``; a ``:N`` is ignored) or
@@ -2030,8 +2027,7 @@ class Client:
         if tolerance:
             body["tolerance"] = tolerance
         extra = {"opset": opset, "samples": samples, "dataset": dataset, "split": split}
-        body.update({k: v for k, v in {**extra, **opts}.items() if v is not None})
-        return self._json("POST", self._version_path(ref, version, "convert"), json=body)
+        return self._start_run(ref, version, "convert", body, {**extra, **opts})
 
     def evaluate_model(
         self,
@@ -2100,8 +2096,19 @@ class Client:
         elif script is not None:
             body["script"], body["snapshot"] = str(script), snapshot
         extra = {"split": split, "task": task, "batch_size": batch_size, "target": target}
-        body.update({k: v for k, v in {**extra, **opts}.items() if v is not None})
-        return self._json("POST", self._version_path(ref, version, "evaluate"), json=body)
+        return self._start_run(ref, version, "evaluate", body, {**extra, **opts})
+
+    def _start_run(
+        self,
+        ref: ModelRef,
+        version: int | str | None,
+        action: str,
+        body: dict[str, Any],
+        fields: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """POST a ``convert`` or ``evaluate`` run: ``body`` and the ``fields`` that are set."""
+        body.update({k: v for k, v in fields.items() if v is not None})
+        return self._json("POST", self._version_path(ref, version, action), json=body)
 
     def _script_snapshot(
         self, script: str | os.PathLike[str], working_dir: str | os.PathLike[str]
@@ -2127,8 +2134,7 @@ class Client:
 
     def get_model_run(self, run_id: str | Mapping[str, Any]) -> dict[str, Any]:
         """One run (``run-…``): ``status``, ``message``, ``result_version``, ``metrics``..."""
-        run_id = str(run_id["id"]) if isinstance(run_id, Mapping) else run_id
-        return self._json("GET", f"models/runs/{quote(run_id, safe='')}")
+        return self._json("GET", _item_path("models/runs", _run_id(run_id)))
 
     def wait_for_model_run(
         self,
@@ -2172,7 +2178,7 @@ class Client:
         TimeoutError
             ``timeout`` passed first.
         """
-        run_id = str(run_id["id"]) if isinstance(run_id, Mapping) else run_id
+        run_id = _run_id(run_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = polling_interval
         while True:
@@ -2422,13 +2428,27 @@ def _ref_version(dataset: str | Mapping[str, Any]) -> str | None:
     return None
 
 
-def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
+def _no_published_version(ref: str, field: str) -> TzClientError:
+    return TzClientError(
+        f"dataset {ref}: has no published version yet (publish it first)",
+        status=404,
+        reason="NoVersion",
+        errors={field: "no published version"},
+    )
+
+
+def _cache_root(
+    cache_dir: str | os.PathLike[str] | None,
+    env: str = "TZ_DATASET_CACHE",
+    kind: str = "datasets",
+) -> Path:
+    """``cache_dir``, else ``$<env>``, else ``~/.cache/training-zoo/<kind>``."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    env = os.environ.get("TZ_DATASET_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "training-zoo" / "datasets"
+    value = os.environ.get(env)
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".cache" / "training-zoo" / kind
 
 
 # -- models: references and sources ------------------------------------------------------------
@@ -2519,6 +2539,10 @@ def _no_version(what: str) -> TzClientError:
         reason="NoVersion",
         errors={"version": "no version"},
     )
+
+
+def _run_id(run: str | Mapping[str, Any]) -> str:
+    return str(run["id"]) if isinstance(run, Mapping) else run
 
 
 def _ref_text(ref: ModelRef) -> str:
@@ -2824,3 +2848,19 @@ def set_default_client(client: Client | None) -> None:
     global _default
     with _default_lock:
         _default = client
+
+
+def facade_forward(
+    package: str, names: Iterable[str], namespace: Mapping[str, Any]
+) -> Callable[[str], Any]:
+    """``forward(name)`` for ``package``'s module ``__getattr__`` (``training_zoo.models``):
+    the facade function ``name`` from ``namespace`` (a facade module's ``globals()``) when it is
+    one of ``names``, else the ``AttributeError`` a missing attribute raises."""
+    forwarded = frozenset(names)
+
+    def forward(name: str) -> Any:
+        if name in forwarded:
+            return namespace[name]
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return forward

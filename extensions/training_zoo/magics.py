@@ -44,7 +44,8 @@ from .cli import (
     describe_dataset,
     describe_model,
     describe_model_version,
-    format_table,
+    format_fields,
+    format_items,
     int_at_least,
     rows_of,
     status_line,
@@ -105,12 +106,9 @@ class Table:
     def __repr__(self) -> str:
         parts = []
         if self.fields:
-            width = max(len(k) for k, _ in self.fields) + 1
-            parts.append("\n".join(f"{k + ':':<{width}} {v}" for k, v in self.fields))
+            parts.append(format_fields(self.fields))
         if self.items:
-            parts.append(
-                format_table([h for h, _ in self.columns], rows_of(self.items, self.columns))
-            )
+            parts.append(format_items(self.items, self.columns))
         elif not self.fields:
             parts.append(self.empty)
         return "\n\n".join(parts)

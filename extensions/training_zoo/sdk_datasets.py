@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .client import OpenedDataset, TransferProgress, default_client
+from .client import OpenedDataset, TransferProgress, default_client, facade_forward
 from .sdk_workspace import own_space
 
 __all__ = [
@@ -244,15 +244,5 @@ def import_annotations(
 #: Names ``training_zoo.datasets`` forwards here: the facade's functions.
 SDK_NAMES: frozenset[str] = frozenset(__all__) - {"SDK_NAMES", "forward"}
 
-
-def forward(name: str) -> Any:
-    """The facade function ``name``, for a package's module ``__getattr__``.
-
-    Raises
-    ------
-    AttributeError
-        ``name`` is not one of :data:`SDK_NAMES` (what a missing attribute raises).
-    """
-    if name in SDK_NAMES:
-        return globals()[name]
-    raise AttributeError(f"module 'training_zoo.datasets' has no attribute {name!r}")
+#: The facade function of a name in :data:`SDK_NAMES`, else ``AttributeError``.
+forward = facade_forward("training_zoo.datasets", SDK_NAMES, globals())

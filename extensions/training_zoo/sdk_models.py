@@ -49,7 +49,9 @@ from .client import (
     DESCRIPTOR_NAME,
     ModelRef,
     TransferProgress,
+    _cache_root,
     default_client,
+    facade_forward,
     parse_model_ref,
 )
 
@@ -286,12 +288,7 @@ def cache_folder(
     The cache is ``cache_dir``, else ``$TZ_MODEL_CACHE``, else
     ``~/.cache/training-zoo/models``.
     """
-    if cache_dir is not None:
-        root = Path(cache_dir).expanduser()
-    elif os.environ.get("TZ_MODEL_CACHE"):
-        root = Path(os.environ["TZ_MODEL_CACHE"]).expanduser()
-    else:
-        root = Path.home() / ".cache" / "training-zoo" / "models"
+    root = _cache_root(cache_dir, "TZ_MODEL_CACHE", "models")
     if not model_id or "/" in model_id or "\\" in model_id or model_id in (".", ".."):
         raise ValueError(f"model_id: refusing {model_id!r} as a folder name")
     return root / model_id / str(int(number))
@@ -621,15 +618,5 @@ def save_torchscript(
 #: Names ``training_zoo.models`` forwards here: the facade's functions.
 SDK_NAMES: frozenset[str] = frozenset(__all__) - {"SDK_NAMES", "forward"}
 
-
-def forward(name: str) -> Any:
-    """The facade function ``name``, for a package's module ``__getattr__``.
-
-    Raises
-    ------
-    AttributeError
-        ``name`` is not one of :data:`SDK_NAMES` (what a missing attribute raises).
-    """
-    if name in SDK_NAMES:
-        return globals()[name]
-    raise AttributeError(f"module 'training_zoo.models' has no attribute {name!r}")
+#: The facade function of a name in :data:`SDK_NAMES`, else ``AttributeError``.
+forward = facade_forward("training_zoo.models", SDK_NAMES, globals())

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -226,6 +227,8 @@ class ModelVersion(Base):
         # Equal to model_id while the version is in production and NULL otherwise: the database
         # itself refuses a second production version of one model, whatever races above it.
         UniqueConstraint("production_of", name="uq_tz_model_versions_production"),
+        # "Models with a version in stage X" (the Models panel's stage filter).
+        Index("ix_tz_model_versions_stage_model", "stage", "model_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -316,9 +316,14 @@ class TzModelManager(LoggingConfigurable):
         if stage:
             if stage not in STAGES:
                 raise InvalidRequest.field("stage", f"must be one of {', '.join(STAGES)}")
-            query = query.where(
-                Model.id.in_(select(ModelVersion.model_id).where(ModelVersion.stage == stage))
+            # Production has its own unique index (production_of); the other stages use the
+            # (stage, model_id) index. Either way no scan of every version.
+            having = (
+                select(ModelVersion.production_of).where(ModelVersion.production_of.is_not(None))
+                if stage == "production"
+                else select(ModelVersion.model_id).where(ModelVersion.stage == stage)
             )
+            query = query.where(Model.id.in_(having))
 
         def run() -> tuple[list[dict[str, Any]], int]:
             with self.sessions() as db:
@@ -945,27 +950,41 @@ class TzModelManager(LoggingConfigurable):
         then every conversion of it) → evaluations (and the datasets they ran on)."""
         return await asyncio.to_thread(self._lineage, user, model_id, number)
 
+    @staticmethod
+    def _family(db: Session, model_id: str, version_id: int) -> list[Any]:
+        """The original of a version and every conversion of it, in version order.
+
+        Conversions stay within their model, so the links of the model's versions (two integers
+        each) are read once and walked here; only the family's own rows are then loaded, with
+        just the columns the graph shows. A chain of 100 conversions is 2 queries, not 200.
+        """
+        links: dict[int, int | None] = dict(db.execute(  # type: ignore[arg-type]
+            select(ModelVersion.id, ModelVersion.parent_id)
+            .where(ModelVersion.model_id == model_id)
+        ).all())  # fmt: skip
+        root, seen = version_id, {version_id}
+        while links.get(root) in links and links[root] not in seen:
+            root = links[root]  # type: ignore[assignment]
+            seen.add(root)
+        children: dict[int, list[int]] = {}
+        for child, parent in links.items():
+            if parent is not None:
+                children.setdefault(parent, []).append(child)
+        family, frontier = {root}, [root]
+        while frontier:
+            frontier = [c for f in frontier for c in children.get(f, ()) if c not in family]
+            family.update(frontier)
+        return list(db.execute(
+            select(ModelVersion.id, ModelVersion.parent_id, ModelVersion.number,
+                   ModelVersion.format, ModelVersion.stage, ModelVersion.lineage)
+            .where(ModelVersion.id.in_(family)).order_by(ModelVersion.number)
+        ).all())  # fmt: skip
+
     def _lineage(self, user: Identity, model_id: str, number: object) -> dict[str, Any]:
         with self.sessions() as db:
             model = self._get(db, user, model_id)
             row = self._version(db, model, number)
-            # Walk up to the original, then down through every conversion of it.
-            seen: set[int] = set()
-            while row.parent_id is not None and row.parent_id not in seen:
-                seen.add(row.id)
-                parent = db.get(ModelVersion, row.parent_id)
-                if parent is None:
-                    break
-                row = parent
-            family, frontier = [row], [row.id]
-            while frontier:
-                children = list(db.scalars(
-                    select(ModelVersion).where(ModelVersion.parent_id.in_(frontier))
-                    .order_by(ModelVersion.number)
-                ))  # fmt: skip
-                children = [c for c in children if c.id not in {f.id for f in family}]
-                family += children
-                frontier = [c.id for c in children]
+            family = self._family(db, model.id, row.id)
             nodes: dict[str, dict[str, Any]] = {}
             edges: list[dict[str, str]] = []
 

@@ -85,6 +85,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("model_id", "number", name="uq_tz_model_versions_number"),
         sa.UniqueConstraint("production_of", name="uq_tz_model_versions_production"),
     )
+    op.create_index(
+        "ix_tz_model_versions_stage_model", "tz_model_versions", ["stage", "model_id"]
+    )
     op.create_table(
         "tz_model_stage_events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

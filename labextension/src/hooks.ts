@@ -1,7 +1,9 @@
 /**
  * React hooks shared by the domains' components.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+
+import { FilteredList, IListQuery } from './listing';
 
 /**
  * The value a form edits: each patch updates it and is reported whole.
@@ -21,4 +23,26 @@ export function useDraft<T>(
     onChange(next);
   };
   return [value, update];
+}
+
+/**
+ * The text of a list's search box: shown as typed, applied to the list's `q`
+ * filter 250 ms after the last keystroke.
+ *
+ * @param list - the list to search.
+ * @returns the text and its setter.
+ */
+export function useSearch<T, Q extends IListQuery>(
+  list: FilteredList<T, Q>
+): [string, (q: string) => void] {
+  const [q, setQ] = useState(list.filters.q ?? '');
+  useEffect(() => {
+    const handle = window.setTimeout(() => {
+      if (q !== (list.filters.q ?? '')) {
+        void list.setFilters({ q } as Partial<Q>);
+      }
+    }, 250);
+    return () => window.clearTimeout(handle);
+  }, [q]);
+  return [q, setQ];
 }

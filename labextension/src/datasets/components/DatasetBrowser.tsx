@@ -2,6 +2,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { DATASET_TYPES, DatasetType } from '../../api/datasets';
+import { OwnerFilter } from '../../components/OwnerFilter';
+import { Unavailable } from '../../components/Unavailable';
+import { useSearch } from '../../hooks';
 import { useSignal } from '../../jobs/hooks';
 import { DatasetsModel } from '../model';
 import { DatasetRow } from './DatasetRow';
@@ -23,15 +26,7 @@ export interface IDatasetBrowserProps {
 export function DatasetBrowser(props: IDatasetBrowserProps): JSX.Element {
   const { model, user, trans, onOpen } = props;
   useSignal(model.changed);
-  const [q, setQ] = React.useState(model.filters.q ?? '');
-  React.useEffect(() => {
-    const handle = window.setTimeout(() => {
-      if (q !== (model.filters.q ?? '')) {
-        void model.setFilters({ q });
-      }
-    }, 250);
-    return () => window.clearTimeout(handle);
-  }, [q]);
+  const [q, setQ] = useSearch(model);
   return (
     <div className="jp-tz-DatasetBrowser">
       <div className="jp-tz-DatasetBrowser-filters">
@@ -58,23 +53,15 @@ export function DatasetBrowser(props: IDatasetBrowserProps): JSX.Element {
             </option>
           ))}
         </select>
-        <select
-          className="jp-tz-Input jp-tz-DatasetOwnerFilter"
-          aria-label={trans.__('Owner')}
-          value={model.filters.owner ? 'mine' : ''}
-          onChange={e =>
-            void model.setFilters({ owner: e.target.value ? user : '' })
-          }
-        >
-          <option value="">{trans.__('Anyone')}</option>
-          <option value="mine">{trans.__('Mine')}</option>
-        </select>
+        <OwnerFilter
+          className="jp-tz-DatasetOwnerFilter"
+          owner={model.filters.owner}
+          user={user}
+          trans={trans}
+          onChange={owner => void model.setFilters({ owner })}
+        />
       </div>
-      {model.error && (
-        <div className="jp-tz-Unavailable" role="alert">
-          {model.error}
-        </div>
-      )}
+      <Unavailable error={model.error} />
       {model.items.length === 0 && !model.loading && !model.error ? (
         <div className="jp-tz-Empty">
           {trans.__(

@@ -11,6 +11,7 @@ import {
   publish
 } from '../../api/datasets';
 import { errorMessage } from '../../api/request';
+import { Loading } from '../../components/Loading';
 import { formatBytes } from '../../format';
 import { LabelingModel } from '../labeling';
 import { ClassificationLabeler } from './ClassificationLabeler';
@@ -105,13 +106,7 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
   if (!dataset) {
     return (
       <div className="jp-tz-DatasetDetail">
-        {error ? (
-          <div className="jp-tz-Unavailable" role="alert">
-            {error}
-          </div>
-        ) : (
-          <div className="jp-tz-Empty">{trans.__('Loading…')}</div>
-        )}
+        <Loading error={error} trans={trans} />
       </div>
     );
   }

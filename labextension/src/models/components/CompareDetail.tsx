@@ -4,6 +4,8 @@ import * as React from 'react';
 
 import { compareCSV, compareVersions, ICompare } from '../../api/models';
 import { errorMessage } from '../../api/request';
+import { Loading } from '../../components/Loading';
+import { Unavailable } from '../../components/Unavailable';
 import { formatBytes } from '../../format';
 import {
   chartSeries,
@@ -146,13 +148,10 @@ export function CompareDetail(props: ICompareDetailProps): JSX.Element {
           )}
         </form>
       </header>
-      {error && (
-        <div className="jp-tz-Unavailable" role="alert">
-          {error}
-        </div>
-      )}
-      {!compare && !error && (
-        <div className="jp-tz-Empty">{trans.__('Loading…')}</div>
+      {compare ? (
+        <Unavailable error={error} />
+      ) : (
+        <Loading error={error} trans={trans} />
       )}
       {compare && (
         <>

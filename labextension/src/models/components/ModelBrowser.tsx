@@ -2,6 +2,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { MODEL_TASKS, ModelTask, Stage } from '../../api/models';
+import { OwnerFilter } from '../../components/OwnerFilter';
+import { Unavailable } from '../../components/Unavailable';
+import { useSearch } from '../../hooks';
 import { useSignal } from '../../jobs/hooks';
 import { ModelsModel } from '../model';
 import { ModelRow } from './ModelRow';
@@ -24,15 +27,7 @@ export interface IModelBrowserProps {
 export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
   const { model, user, trans, onOpen } = props;
   useSignal(model.changed);
-  const [q, setQ] = React.useState(model.filters.q ?? '');
-  React.useEffect(() => {
-    const handle = window.setTimeout(() => {
-      if (q !== (model.filters.q ?? '')) {
-        void model.setFilters({ q });
-      }
-    }, 250);
-    return () => window.clearTimeout(handle);
-  }, [q]);
+  const [q, setQ] = useSearch(model);
   const filtered = Boolean(
     model.filters.q ||
     model.filters.task ||
@@ -78,23 +73,15 @@ export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
           <option value="production">{trans.__('production')}</option>
           <option value="archived">{trans.__('archived')}</option>
         </select>
-        <select
-          className="jp-tz-Input jp-tz-ModelOwnerFilter"
-          aria-label={trans.__('Owner')}
-          value={model.filters.owner ? 'mine' : ''}
-          onChange={e =>
-            void model.setFilters({ owner: e.target.value ? user : '' })
-          }
-        >
-          <option value="">{trans.__('Anyone')}</option>
-          <option value="mine">{trans.__('Mine')}</option>
-        </select>
+        <OwnerFilter
+          className="jp-tz-ModelOwnerFilter"
+          owner={model.filters.owner}
+          user={user}
+          trans={trans}
+          onChange={owner => void model.setFilters({ owner })}
+        />
       </div>
-      {model.error && (
-        <div className="jp-tz-Unavailable" role="alert">
-          {model.error}
-        </div>
-      )}
+      <Unavailable error={model.error} />
       {model.items.length === 0 && model.loaded && !model.error ? (
         filtered ? (
           <div className="jp-tz-Empty">

@@ -18,6 +18,8 @@ import {
   Stage
 } from '../../api/models';
 import { errorMessage } from '../../api/request';
+import { Loading } from '../../components/Loading';
+import { Unavailable } from '../../components/Unavailable';
 import { ago, when } from '../../jobs/format';
 import { confirmStage, convertFlow, evaluateFlow } from '../actions';
 import { versionKey } from '../comparison';
@@ -173,13 +175,7 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
   if (!model) {
     return (
       <div className="jp-tz-ModelDetail">
-        {error ? (
-          <div className="jp-tz-Unavailable" role="alert">
-            {error}
-          </div>
-        ) : (
-          <div className="jp-tz-Empty">{trans.__('Loading…')}</div>
-        )}
+        <Loading error={error} trans={trans} />
       </div>
     );
   }
@@ -241,11 +237,7 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
           <code className="jp-tz-Path">{model.id}</code>
         </div>
       </header>
-      {error && (
-        <div className="jp-tz-Unavailable" role="alert">
-          {error}
-        </div>
-      )}
+      <Unavailable error={error} />
       <section className="jp-tz-Section jp-tz-ModelVersionsSection">
         <h3 className="jp-tz-Section-title">{trans.__('Versions')}</h3>
         {versions.length === 0 ? (

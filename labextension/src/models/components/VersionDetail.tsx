@@ -13,6 +13,7 @@ import {
   Stage
 } from '../../api/models';
 import { errorMessage } from '../../api/request';
+import { Unavailable } from '../../components/Unavailable';
 import { formatBytes } from '../../format';
 import { when } from '../../jobs/format';
 import { formatValue, MISSING } from '../comparison';
@@ -252,11 +253,7 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
       {detail.description && (
         <p className="jp-tz-VersionDetail-description">{detail.description}</p>
       )}
-      {error && (
-        <div className="jp-tz-Unavailable" role="alert">
-          {error}
-        </div>
-      )}
+      <Unavailable error={error} />
       <dl className="jp-tz-JobFacts">
         {facts.map(([label, value]) => (
           <div key={label} className="jp-tz-JobFacts-item">

@@ -19,6 +19,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { errorMessage } from '../api/request';
 import { datasetsIcon } from '../icons';
+import { notifyError, openMain, requiredArg, widgetId } from '../shell';
 import { DATASETS_PLUGIN_ID, DatasetCommandIDs as IDs } from '../tokens';
 import { createDatasetFlow, IDatasetSource } from './create';
 import { DatasetsModel } from './model';
@@ -47,8 +48,6 @@ function activate(
   const settings = serviceManager.serverSettings;
   translator = translator ?? nullTranslator;
   const trans = translator.load('training-zoo');
-  const notifyError = (message: string) =>
-    Notification.error(message, { autoClose: 8000 });
   const model = new DatasetsModel(settings);
 
   const create = async (source?: IDatasetSource) => {
@@ -103,10 +102,7 @@ function activate(
     label: trans.__('Open Dataset'),
     icon: args => (args.isPalette ? undefined : datasetsIcon),
     execute: args => {
-      const id = typeof args.id === 'string' ? args.id : '';
-      if (!id) {
-        throw new Error(`${IDs.open} needs an "id" argument`);
-      }
+      const id = requiredArg(args, 'id', IDs.open);
       const existing = tracker.find(w => w.content.datasetId === id);
       if (existing) {
         shell.activateById(existing.id);
@@ -124,14 +120,11 @@ function activate(
           void model.refresh();
         }
       });
-      const widget = new MainAreaWidget({ content });
-      widget.id = `tz-dataset-${id.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-      widget.title.icon = datasetsIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(widget.id);
-      return widget;
+      return openMain(shell, content, {
+        id: widgetId('tz-dataset', id),
+        icon: datasetsIcon,
+        tracker
+      });
     }
   });
 

@@ -28,6 +28,7 @@ import {
   submitJob
 } from '../api/jobs';
 import { jobsIcon } from '../icons';
+import { notifyError, openMain, requiredArg, widgetId } from '../shell';
 import {
   CommandIDs,
   IJobsModel,
@@ -82,9 +83,6 @@ function activate(
 
   const openJob = (id: string) =>
     void commands.execute(CommandIDs.openJob, { id });
-  const notifyError = (message: string) => {
-    Notification.error(message, { autoClose: 8000 });
-  };
 
   const panel = new JobsPanel({
     model,
@@ -162,13 +160,11 @@ function activate(
       onError: notifyError,
       onCancel: () => widget.dispose()
     });
-    const widget = new MainAreaWidget({ content });
-    widget.id = 'tz-submit-form';
-    widget.title.label = trans.__('New training job');
-    widget.title.icon = jobsIcon;
-    widget.title.closable = true;
-    shell.add(widget, 'main');
-    shell.activateById(widget.id);
+    const widget = openMain(shell, content, {
+      id: 'tz-submit-form',
+      label: trans.__('New training job'),
+      icon: jobsIcon
+    });
     form = widget;
     return widget;
   };
@@ -231,10 +227,7 @@ function activate(
       }
     },
     execute: args => {
-      const id = typeof args.id === 'string' ? args.id : '';
-      if (!id) {
-        throw new Error(`${CommandIDs.openJob} needs an "id" argument`);
-      }
+      const id = requiredArg(args, 'id', CommandIDs.openJob);
       const existing = tracker.find(widget => widget.content.jobId === id);
       if (existing) {
         shell.activateById(existing.id);
@@ -256,13 +249,11 @@ function activate(
           openJob(job.id);
         }
       });
-      const widget = new MainAreaWidget({ content });
-      widget.id = `tz-job-${id.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-      widget.title.icon = jobsIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(widget.id);
+      const widget = openMain(shell, content, {
+        id: widgetId('tz-job', id),
+        icon: jobsIcon,
+        tracker
+      });
       jobModel.start();
       return widget;
     }

@@ -18,6 +18,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { errorMessage } from '../api/request';
+import { notifyError, openMain, requiredArg, widgetId } from '../shell';
 import { CommandIDs, DatasetCommandIDs } from '../tokens';
 import { registerFromJobFlow } from './actions';
 import { CompareView } from './compare';
@@ -46,13 +47,6 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 /**
- * A widget id from free text.
- */
-function widgetId(prefix: string, text: string): string {
-  return `${prefix}-${text.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-}
-
-/**
  * The string items of a command argument (an array, or a comma list).
  */
 function stringList(value: unknown): string[] {
@@ -79,8 +73,6 @@ function activate(
   const settings = serviceManager.serverSettings;
   translator = translator ?? nullTranslator;
   const trans = translator.load('training-zoo');
-  const notifyError = (message: string) =>
-    Notification.error(message, { autoClose: 8000 });
   const model = new ModelsModel(settings);
 
   const openModel = (id: string, version?: number | null) =>
@@ -165,10 +157,7 @@ function activate(
       }
     },
     execute: args => {
-      const id = typeof args.id === 'string' ? args.id : '';
-      if (!id) {
-        throw new Error(`${IDs.open} needs an "id" argument`);
-      }
+      const id = requiredArg(args, 'id', IDs.open);
       const version =
         typeof args.version === 'number' && Number.isInteger(args.version)
           ? args.version
@@ -194,14 +183,11 @@ function activate(
         onCompare: versions => void commands.execute(IDs.compare, { versions }),
         onChanged: () => void model.refresh()
       });
-      const widget = new MainAreaWidget({ content });
-      widget.id = widgetId('tz-model', id);
-      widget.title.icon = modelsIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(widget.id);
-      return widget;
+      return openMain(shell, content, {
+        id: widgetId('tz-model', id),
+        icon: modelsIcon,
+        tracker
+      });
     }
   });
 
@@ -250,14 +236,11 @@ function activate(
         onError: notifyError,
         onOpenModel: (id, version) => openModel(id, version)
       });
-      const widget = new MainAreaWidget({ content });
-      widget.id = widgetId('tz-model-compare', key);
-      widget.title.icon = modelsIcon;
-      widget.title.closable = true;
-      void compareTracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(widget.id);
-      return widget;
+      return openMain(shell, content, {
+        id: widgetId('tz-model-compare', key),
+        icon: modelsIcon,
+        tracker: compareTracker
+      });
     }
   });
 
@@ -275,10 +258,7 @@ function activate(
       }
     },
     execute: args => {
-      const job = typeof args.job === 'string' ? args.job : '';
-      if (!job) {
-        throw new Error(`${IDs.registerFromJob} needs a "job" argument`);
-      }
+      const job = requiredArg(args, 'job', IDs.registerFromJob);
       return register(job, typeof args.name === 'string' ? args.name : job);
     }
   });

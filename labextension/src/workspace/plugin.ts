@@ -8,17 +8,14 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import {
-  ICommandPalette,
-  MainAreaWidget,
-  Notification
-} from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { errorMessage } from '../api/request';
 import { IWorkspaceItem } from '../api/workspace';
 import { workspaceIcon } from '../icons';
+import { notifyError, openMain } from '../shell';
 import {
   DatasetCommandIDs,
   WORKSPACE_PLUGIN_ID,
@@ -63,8 +60,6 @@ function activate(
 
   const model = new WorkspaceModel(settings);
   const uploads = new UploadManager({ serverSettings: settings });
-  const notifyError = (message: string) =>
-    Notification.error(message, { autoClose: 8000 });
 
   // Refresh the open folder when an upload into it (or below it) finishes;
   // coalesced, since a folder of thousands of files completes many at once.
@@ -105,13 +100,11 @@ function activate(
       settings,
       trans
     });
-    const widget = new MainAreaWidget({ content });
-    widget.title.label = item.name;
-    widget.title.caption = item.path;
-    widget.title.icon = workspaceIcon;
-    widget.title.closable = true;
-    shell.add(widget, 'main');
-    shell.activateById(widget.id);
+    openMain(shell, content, {
+      label: item.name,
+      caption: item.path,
+      icon: workspaceIcon
+    });
   };
 
   const panel = new WorkspacePanel({

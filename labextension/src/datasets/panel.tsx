@@ -1,14 +1,14 @@
 /**
  * The Datasets sidebar panel (`.jp-tz-DatasetsPanel`).
  */
-import { ReactWidget, ToolbarButton } from '@jupyterlab/apputils';
+import { ToolbarButton } from '@jupyterlab/apputils';
 import { ITranslator } from '@jupyterlab/translation';
-import { addIcon, refreshIcon, SidePanel } from '@jupyterlab/ui-components';
+import { addIcon, SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { datasetsIcon } from '../icons';
+import { addSection, identifySidePanel, refreshButton } from '../sidepanel';
 import { DatasetBrowser } from './components/DatasetBrowser';
 import { DatasetsModel } from './model';
 
@@ -21,13 +21,12 @@ export class DatasetsPanel extends SidePanel {
     const { model } = options;
     const trans = options.translator.load('training-zoo');
     this._model = model;
-    this.id = 'tz-datasets-panel';
-    this.addClass('jp-tz-DatasetsPanel');
-    this.title.icon = datasetsIcon;
-    this.title.caption = trans.__('Datasets');
-    const heading = document.createElement('h2');
-    heading.textContent = trans.__('Datasets');
-    this.header.addWidget(new Widget({ node: heading }));
+    identifySidePanel(this, {
+      id: 'tz-datasets-panel',
+      className: 'jp-tz-DatasetsPanel',
+      icon: datasetsIcon,
+      title: trans.__('Datasets')
+    });
     this.toolbar.addItem(
       'new-dataset',
       new ToolbarButton({
@@ -40,24 +39,19 @@ export class DatasetsPanel extends SidePanel {
     );
     this.toolbar.addItem(
       'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        className: 'jp-tz-RefreshButton',
-        tooltip: trans.__('Refresh datasets'),
-        onClick: () => void model.refresh()
-      })
+      refreshButton(trans.__('Refresh datasets'), () => void model.refresh())
     );
-    const body = ReactWidget.create(
+    addSection(
+      this,
       <DatasetBrowser
         model={model}
         user={options.user}
         trans={trans}
         onOpen={options.onOpen}
-      />
+      />,
+      'jp-tz-DatasetsBody',
+      trans.__('All datasets')
     );
-    body.addClass('jp-tz-DatasetsBody');
-    body.title.label = trans.__('All datasets');
-    this.addWidget(body);
   }
 
   protected onBeforeShow(msg: Message): void {

@@ -2,14 +2,14 @@
  * The Jobs sidebar panel (`.jp-tz-JobsPanel`): a toolbar with "New job" and
  * "Refresh", and two collapsible sections, "My jobs" and "Queue".
  */
-import { ReactWidget, ToolbarButton } from '@jupyterlab/apputils';
+import { ToolbarButton } from '@jupyterlab/apputils';
 import { ITranslator } from '@jupyterlab/translation';
-import { addIcon, refreshIcon, SidePanel } from '@jupyterlab/ui-components';
+import { addIcon, SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { jobsIcon } from '../icons';
+import { addSection, identifySidePanel, refreshButton } from '../sidepanel';
 import { JobList } from './components/JobList';
 import { QueueSummary } from './components/QueueSummary';
 import { JobsModel } from './model';
@@ -28,14 +28,12 @@ export class JobsPanel extends SidePanel {
     const { model, onNewJob, onOpen } = options;
     const trans = options.translator.load('training-zoo');
     this._model = model;
-    this.id = 'tz-jobs-panel';
-    this.addClass('jp-tz-JobsPanel');
-    this.title.icon = jobsIcon;
-    this.title.caption = trans.__('Training Jobs');
-
-    const heading = document.createElement('h2');
-    heading.textContent = trans.__('Training Jobs');
-    this.header.addWidget(new Widget({ node: heading }));
+    identifySidePanel(this, {
+      id: 'tz-jobs-panel',
+      className: 'jp-tz-JobsPanel',
+      icon: jobsIcon,
+      title: trans.__('Training Jobs')
+    });
 
     this.toolbar.addItem(
       'new-job',
@@ -49,27 +47,24 @@ export class JobsPanel extends SidePanel {
     );
     this.toolbar.addItem(
       'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        className: 'jp-tz-RefreshButton',
-        tooltip: trans.__('Refresh jobs and queue'),
-        onClick: () => void model.refresh()
-      })
+      refreshButton(
+        trans.__('Refresh jobs and queue'),
+        () => void model.refresh()
+      )
     );
 
-    const jobs = ReactWidget.create(
-      <JobList model={model} trans={trans} onOpen={onOpen} />
+    addSection(
+      this,
+      <JobList model={model} trans={trans} onOpen={onOpen} />,
+      'jp-tz-MyJobs',
+      trans.__('My jobs')
     );
-    jobs.addClass('jp-tz-MyJobs');
-    jobs.title.label = trans.__('My jobs');
-    this.addWidget(jobs);
-
-    const queue = ReactWidget.create(
-      <QueueSummary model={model} trans={trans} onOpen={onOpen} />
+    addSection(
+      this,
+      <QueueSummary model={model} trans={trans} onOpen={onOpen} />,
+      'jp-tz-Queue',
+      trans.__('Queue')
     );
-    queue.addClass('jp-tz-Queue');
-    queue.title.label = trans.__('Queue');
-    this.addWidget(queue);
   }
 
   /**

@@ -1,13 +1,12 @@
 /**
  * The Models sidebar panel (`.jp-tz-ModelsPanel`).
  */
-import { ReactWidget, ToolbarButton } from '@jupyterlab/apputils';
 import { ITranslator } from '@jupyterlab/translation';
-import { refreshIcon, SidePanel } from '@jupyterlab/ui-components';
+import { SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { addSection, identifySidePanel, refreshButton } from '../sidepanel';
 import { ModelBrowser } from './components/ModelBrowser';
 import { modelsIcon } from './icons';
 import { ModelsModel } from './model';
@@ -21,33 +20,27 @@ export class ModelsPanel extends SidePanel {
     const { model } = options;
     const trans = options.translator.load('training-zoo');
     this._model = model;
-    this.id = 'tz-models-panel';
-    this.addClass('jp-tz-ModelsPanel');
-    this.title.icon = modelsIcon;
-    this.title.caption = trans.__('Models');
-    const heading = document.createElement('h2');
-    heading.textContent = trans.__('Models');
-    this.header.addWidget(new Widget({ node: heading }));
+    identifySidePanel(this, {
+      id: 'tz-models-panel',
+      className: 'jp-tz-ModelsPanel',
+      icon: modelsIcon,
+      title: trans.__('Models')
+    });
     this.toolbar.addItem(
       'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        className: 'jp-tz-RefreshButton',
-        tooltip: trans.__('Refresh models'),
-        onClick: () => void model.refresh()
-      })
+      refreshButton(trans.__('Refresh models'), () => void model.refresh())
     );
-    const body = ReactWidget.create(
+    addSection(
+      this,
       <ModelBrowser
         model={model}
         user={options.user}
         trans={trans}
         onOpen={options.onOpen}
-      />
+      />,
+      'jp-tz-ModelsBody',
+      trans.__('All models')
     );
-    body.addClass('jp-tz-ModelsBody');
-    body.title.label = trans.__('All models');
-    this.addWidget(body);
   }
 
   protected onBeforeShow(msg: Message): void {

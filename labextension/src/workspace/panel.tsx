@@ -15,11 +15,11 @@ import {
   SidePanel
 } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { IWorkspaceItem } from '../api/workspace';
 import { workspaceIcon } from '../icons';
+import { identifySidePanel } from '../sidepanel';
 import { WorkspaceCommandIDs } from '../tokens';
 import { UploadManager } from '../uploads/manager';
 import { WorkspaceBrowser } from './components/WorkspaceBrowser';
@@ -35,14 +35,12 @@ export class WorkspacePanel extends SidePanel {
     const { model, uploads, commands } = options;
     const trans = options.translator.load('training-zoo');
     this._model = model;
-    this.id = 'tz-workspace-panel';
-    this.addClass('jp-tz-WorkspacePanel');
-    this.title.icon = workspaceIcon;
-    this.title.caption = trans.__('Workspace');
-
-    const heading = document.createElement('h2');
-    heading.textContent = trans.__('Workspace');
-    this.header.addWidget(new Widget({ node: heading }));
+    identifySidePanel(this, {
+      id: 'tz-workspace-panel',
+      className: 'jp-tz-WorkspacePanel',
+      icon: workspaceIcon,
+      title: trans.__('Workspace')
+    });
 
     // Hidden pickers, clicked by the toolbar commands.
     this._filePicker = Private.picker(false, 'jp-tz-UploadFiles');

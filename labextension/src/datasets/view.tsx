@@ -2,12 +2,10 @@
  * The main-area view of one dataset (`.jp-tz-DatasetView[data-dataset-id]`).
  */
 import { ReactWidget } from '@jupyterlab/apputils';
-import { ServerConnection } from '@jupyterlab/services';
-import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { IDataset, IVersion } from '../api/datasets';
-import { DatasetDetail } from './components/DatasetDetail';
+import { IDataset } from '../api/datasets';
+import { DatasetDetail, IDatasetDetailProps } from './components/DatasetDetail';
 
 /**
  * The dataset view widget.
@@ -25,14 +23,9 @@ export class DatasetView extends ReactWidget {
   readonly datasetId: string;
 
   protected render(): JSX.Element {
-    const o = this._options;
     return (
       <DatasetDetail
-        datasetId={o.datasetId}
-        settings={o.settings}
-        trans={o.trans}
-        onError={o.onError}
-        onPublished={o.onPublished}
+        {...this._options}
         onLoaded={(d: IDataset) => {
           this.title.label = d.name;
           this.title.caption = `${d.owner}/${d.name}`;
@@ -48,11 +41,8 @@ export class DatasetView extends ReactWidget {
  * The namespace of `DatasetView`.
  */
 export namespace DatasetView {
-  export interface IOptions {
-    datasetId: string;
-    settings: ServerConnection.ISettings;
-    trans: TranslationBundle;
-    onError: (message: string) => void;
-    onPublished: (version: IVersion) => void;
-  }
+  /**
+   * The detail's properties but `onLoaded` (the view follows the name).
+   */
+  export type IOptions = Omit<IDatasetDetailProps, 'onLoaded'>;
 }

@@ -2,11 +2,9 @@
  * The main-area comparison of model versions (`.jp-tz-CompareView`).
  */
 import { ReactWidget } from '@jupyterlab/apputils';
-import { ServerConnection } from '@jupyterlab/services';
-import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { CompareDetail } from './components/CompareDetail';
+import { CompareDetail, ICompareDetailProps } from './components/CompareDetail';
 
 /**
  * The comparison widget.
@@ -30,15 +28,11 @@ export class CompareView extends ReactWidget {
   readonly datasetRef: string | null;
 
   protected render(): JSX.Element {
-    const o = this._options;
     return (
       <CompareDetail
+        {...this._options}
         versions={this.versions}
         dataset={this.datasetRef}
-        settings={o.settings}
-        trans={o.trans}
-        onError={o.onError}
-        onOpenModel={o.onOpenModel}
       />
     );
   }
@@ -50,12 +44,10 @@ export class CompareView extends ReactWidget {
  * The namespace of `CompareView`.
  */
 export namespace CompareView {
-  export interface IOptions {
-    versions: ReadonlyArray<string>;
+  /**
+   * The detail's properties; `dataset` may be left out (the latest of each).
+   */
+  export interface IOptions extends Omit<ICompareDetailProps, 'dataset'> {
     dataset?: string | null;
-    settings: ServerConnection.ISettings;
-    trans: TranslationBundle;
-    onError: (message: string) => void;
-    onOpenModel: (modelId: string, version: number) => void;
   }
 }

@@ -2,14 +2,11 @@
  * The main-area view of one model (`.jp-tz-ModelView[data-model-id]`).
  */
 import { ReactWidget } from '@jupyterlab/apputils';
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { ServerConnection } from '@jupyterlab/services';
-import { TranslationBundle } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import { IModel } from '../api/models';
-import { ModelDetail } from './components/ModelDetail';
+import { IModelDetailProps, ModelDetail } from './components/ModelDetail';
 
 /**
  * The model view widget.
@@ -34,21 +31,12 @@ export class ModelView extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    const o = this._options;
+    const { version, ...props } = this._options;
     return (
       <ModelDetail
-        modelId={o.modelId}
-        initialVersion={o.version ?? null}
+        {...props}
+        initialVersion={version ?? null}
         versionRequested={this._versionRequested}
-        settings={o.settings}
-        trans={o.trans}
-        rendermime={o.rendermime}
-        onError={o.onError}
-        onOpenJob={o.onOpenJob}
-        onOpenDataset={o.onOpenDataset}
-        onOpenModel={o.onOpenModel}
-        onCompare={o.onCompare}
-        onChanged={o.onChanged}
         onLoaded={(m: IModel) => {
           this.title.label = m.name;
           this.title.caption = `${m.owner}/${m.name}`;
@@ -65,17 +53,14 @@ export class ModelView extends ReactWidget {
  * The namespace of `ModelView`.
  */
 export namespace ModelView {
-  export interface IOptions {
-    modelId: string;
+  /**
+   * The detail's properties but those the view provides; `version` is the
+   * one to select first (the latest when absent).
+   */
+  export interface IOptions extends Omit<
+    IModelDetailProps,
+    'initialVersion' | 'versionRequested' | 'onLoaded'
+  > {
     version?: number | null;
-    settings: ServerConnection.ISettings;
-    trans: TranslationBundle;
-    rendermime: IRenderMimeRegistry | null;
-    onError: (message: string) => void;
-    onOpenJob: (id: string) => void;
-    onOpenDataset: (id: string) => void;
-    onOpenModel: (modelId: string, version: number | null) => void;
-    onCompare: (versions: string[]) => void;
-    onChanged: () => void;
   }
 }

@@ -3,6 +3,7 @@
  */
 import { useEffect, useState } from 'react';
 
+import { errorMessage } from './api/request';
 import { FilteredList, IListQuery } from './listing';
 
 /**
@@ -45,4 +46,27 @@ export function useSearch<T, Q extends IListQuery>(
     return () => window.clearTimeout(handle);
   }, [q]);
   return [q, setQ];
+}
+
+/**
+ * Run user actions one at a time: busy while one runs, its error reported.
+ *
+ * @param onError - shows the message of a failed action.
+ * @returns whether an action runs, and the function that runs one.
+ */
+export function useBusy(
+  onError: (message: string) => void
+): [boolean, (action: () => Promise<void>) => Promise<void>] {
+  const [busy, setBusy] = useState(false);
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await action();
+    } catch (error) {
+      onError(errorMessage(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return [busy, run];
 }

@@ -12,6 +12,7 @@ import {
 } from '../../api/datasets';
 import { errorMessage } from '../../api/request';
 import { Loading } from '../../components/Loading';
+import { useBusy } from '../../hooks';
 import { formatBytes } from '../../format';
 import { LabelingModel } from '../labeling';
 import { ClassificationLabeler } from './ClassificationLabeler';
@@ -45,7 +46,7 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
   const [versions, setVersions] = React.useState<IVersion[]>([]);
   const [tab, setTab] = React.useState<Tab>('files');
   const [error, setError] = React.useState<string | null>(null);
-  const [publishing, setPublishing] = React.useState(false);
+  const [publishing, run] = useBusy(onError);
   const [revision, setRevision] = React.useState(0);
 
   const reload = React.useCallback(async () => {
@@ -89,18 +90,13 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
     if (!result.button.accept) {
       return;
     }
-    setPublishing(true);
-    try {
+    await run(async () => {
       const version = await publish(datasetId, result.value ?? '', settings);
       props.onPublished(version);
       await reload();
       setRevision(r => r + 1);
       setTab('versions');
-    } catch (e) {
-      onError(errorMessage(e));
-    } finally {
-      setPublishing(false);
-    }
+    });
   };
 
   if (!dataset) {

@@ -2,7 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IJob } from '../../api/jobs';
-import { errorMessage } from '../../api/request';
+import { useBusy } from '../../hooks';
 import { useSignal } from '../hooks';
 import { JobModel } from '../model';
 import { EventsTable } from './EventsTable';
@@ -30,19 +30,9 @@ export interface IJobDetailProps {
 export function JobDetail(props: IJobDetailProps): JSX.Element {
   const { model, trans, onOpen, onError, onCloned } = props;
   useSignal(model.changed);
-  const [busy, setBusy] = React.useState(false);
+  const [busy, run] = useBusy(onError);
   const job = model.job;
 
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    try {
-      await action();
-    } catch (error) {
-      onError(errorMessage(error));
-    } finally {
-      setBusy(false);
-    }
-  };
   const onCancel = () =>
     run(async () => {
       await model.cancel();

@@ -20,6 +20,7 @@ import {
 import { errorMessage } from '../../api/request';
 import { Loading } from '../../components/Loading';
 import { Unavailable } from '../../components/Unavailable';
+import { useBusy } from '../../hooks';
 import { ago, when } from '../../jobs/format';
 import { confirmStage, convertFlow, evaluateFlow } from '../actions';
 import { versionKey } from '../comparison';
@@ -68,7 +69,7 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
   );
   const [checked, setChecked] = React.useState<ReadonlySet<number>>(new Set());
   const [error, setError] = React.useState<string | null>(null);
-  const [busy, setBusy] = React.useState(false);
+  const [busy, act] = useBusy(onError);
   const [revision, setRevision] = React.useState(0);
   const [focusEvaluation, setFocusEvaluation] = React.useState<string | null>(
     null
@@ -112,17 +113,6 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
       setSelected(versions[0].version);
     }
   }, [versions]);
-
-  const act = async (action: () => Promise<void>) => {
-    setBusy(true);
-    try {
-      await action();
-    } catch (e) {
-      onError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const onStage = (version: IModelVersion, to: Stage) =>
     void act(async () => {

@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IJob } from '../../api/jobs';
+import { Section } from '../../components/Section';
 import { useBusy } from '../../hooks';
 import { useSignal } from '../hooks';
 import { JobModel } from '../model';
@@ -66,8 +67,7 @@ export function JobDetail(props: IJobDetailProps): JSX.Element {
           {trans.__('Status unavailable: %1', model.error)}
         </div>
       )}
-      <section className="jp-tz-Section jp-tz-Section-logs">
-        <h3 className="jp-tz-Section-title">{trans.__('Logs')}</h3>
+      <Section className="jp-tz-Section-logs" title={trans.__('Logs')}>
         <LogViewer
           trans={trans}
           logs={model.logs}
@@ -76,20 +76,18 @@ export function JobDetail(props: IJobDetailProps): JSX.Element {
           dropped={model.droppedLines}
           state={model.logsState}
         />
-      </section>
-      <section className="jp-tz-Section">
-        <h3 className="jp-tz-Section-title">{trans.__('Metrics')}</h3>
+      </Section>
+      <Section title={trans.__('Metrics')}>
         <MetricsChart
           trans={trans}
           metrics={model.metrics}
           version={model.metricsVersion}
           state={model.metricsState}
         />
-      </section>
-      <section className="jp-tz-Section">
-        <h3 className="jp-tz-Section-title">{trans.__('Events')}</h3>
+      </Section>
+      <Section title={trans.__('Events')}>
         <EventsTable trans={trans} events={model.events} />
-      </section>
+      </Section>
     </div>
   );
 }

@@ -19,6 +19,7 @@ import {
 } from '../../api/models';
 import { errorMessage } from '../../api/request';
 import { Loading } from '../../components/Loading';
+import { Section } from '../../components/Section';
 import { Unavailable } from '../../components/Unavailable';
 import { useBusy } from '../../hooks';
 import { ago, when } from '../../jobs/format';
@@ -228,8 +229,10 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
         </div>
       </header>
       <Unavailable error={error} />
-      <section className="jp-tz-Section jp-tz-ModelVersionsSection">
-        <h3 className="jp-tz-Section-title">{trans.__('Versions')}</h3>
+      <Section
+        className="jp-tz-ModelVersionsSection"
+        title={trans.__('Versions')}
+      >
         {versions.length === 0 ? (
           <div className="jp-tz-Empty">{trans.__('No versions yet.')}</div>
         ) : (
@@ -253,12 +256,12 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
             onOpenJob={props.onOpenJob}
           />
         )}
-      </section>
+      </Section>
       {runs.length > 0 && (
-        <section className="jp-tz-Section jp-tz-ModelRuns">
-          <h3 className="jp-tz-Section-title">
-            {trans.__('Conversions and evaluations')}
-          </h3>
+        <Section
+          className="jp-tz-ModelRuns"
+          title={trans.__('Conversions and evaluations')}
+        >
           <ul className="jp-tz-RunList">
             {runs.map(run => (
               <RunRow
@@ -272,7 +275,7 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
               />
             ))}
           </ul>
-        </section>
+        </Section>
       )}
       {current && (
         <VersionDetail
@@ -295,10 +298,12 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
           onFindEvaluation={onFindEvaluation}
         />
       )}
-      <section className="jp-tz-Section jp-tz-StageHistorySection">
-        <h3 className="jp-tz-Section-title">{trans.__('Stage history')}</h3>
+      <Section
+        className="jp-tz-StageHistorySection"
+        title={trans.__('Stage history')}
+      >
         <StageHistory history={history} trans={trans} />
-      </section>
+      </Section>
     </div>
   );
 }

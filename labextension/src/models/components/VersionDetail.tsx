@@ -13,6 +13,7 @@ import {
   Stage
 } from '../../api/models';
 import { errorMessage } from '../../api/request';
+import { Section } from '../../components/Section';
 import { Unavailable } from '../../components/Unavailable';
 import { formatBytes } from '../../format';
 import { when } from '../../jobs/format';
@@ -263,22 +264,22 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         ))}
       </dl>
       <div className="jp-tz-ModelPanels">
-        <section className="jp-tz-Section jp-tz-ModelMetrics">
-          <h3 className="jp-tz-Section-title">{trans.__('Metrics')}</h3>
+        <Section className="jp-tz-ModelMetrics" title={trans.__('Metrics')}>
           <KeyValueTable
             values={detail.metrics}
             empty={trans.__('No metrics.')}
           />
-        </section>
-        <section className="jp-tz-Section jp-tz-ModelParameters">
-          <h3 className="jp-tz-Section-title">{trans.__('Parameters')}</h3>
+        </Section>
+        <Section
+          className="jp-tz-ModelParameters"
+          title={trans.__('Parameters')}
+        >
           <KeyValueTable
             values={detail.parameters}
             empty={trans.__('No parameters.')}
           />
-        </section>
-        <section className="jp-tz-Section jp-tz-ModelTags">
-          <h3 className="jp-tz-Section-title">{trans.__('Tags')}</h3>
+        </Section>
+        <Section className="jp-tz-ModelTags" title={trans.__('Tags')}>
           <KeyValueTable values={detail.tags} empty={trans.__('No tags.')} />
           {detail.labels && detail.labels.length > 0 && (
             <div className="jp-tz-ModelLabels">
@@ -292,14 +293,12 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
               ))}
             </div>
           )}
-        </section>
-        <section className="jp-tz-Section jp-tz-ModelSignature">
-          <h3 className="jp-tz-Section-title">{trans.__('Signature')}</h3>
+        </Section>
+        <Section className="jp-tz-ModelSignature" title={trans.__('Signature')}>
           <SignatureTable signature={detail.signature} trans={trans} />
-        </section>
+        </Section>
       </div>
-      <section className="jp-tz-Section">
-        <h3 className="jp-tz-Section-title">{trans.__('Lineage')}</h3>
+      <Section title={trans.__('Lineage')}>
         {lineage ? (
           <LineageGraph
             lineage={lineage}
@@ -311,22 +310,21 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         ) : (
           <div className="jp-tz-Empty">{trans.__('Loading…')}</div>
         )}
-      </section>
-      <section className="jp-tz-Section">
-        <h3 className="jp-tz-Section-title">{trans.__('Model card')}</h3>
+      </Section>
+      <Section title={trans.__('Model card')}>
         <ModelCard card={detail.card} rendermime={rendermime} trans={trans} />
-      </section>
-      <section className="jp-tz-Section jp-tz-Evaluations">
-        <h3 className="jp-tz-Section-title">
-          {trans.__('Evaluations (%1)', evaluations.length)}
-        </h3>
+      </Section>
+      <Section
+        className="jp-tz-Evaluations"
+        title={trans.__('Evaluations (%1)', evaluations.length)}
+      >
         <EvaluationList
           evaluations={evaluations}
           trans={trans}
           highlighted={highlight}
           onOpenJob={props.onOpenJob}
         />
-      </section>
+      </Section>
     </div>
   );
 }

@@ -3,8 +3,8 @@ import * as React from 'react';
 
 import { DATASET_TYPES, DatasetType } from '../../api/datasets';
 import { OwnerFilter } from '../../components/OwnerFilter';
+import { SearchBox } from '../../components/SearchBox';
 import { Unavailable } from '../../components/Unavailable';
-import { useSearch } from '../../hooks';
 import { useSignal } from '../../jobs/hooks';
 import { DatasetsModel } from '../model';
 import { DatasetRow } from './DatasetRow';
@@ -26,17 +26,13 @@ export interface IDatasetBrowserProps {
 export function DatasetBrowser(props: IDatasetBrowserProps): JSX.Element {
   const { model, user, trans, onOpen } = props;
   useSignal(model.changed);
-  const [q, setQ] = useSearch(model);
   return (
     <div className="jp-tz-DatasetBrowser">
       <div className="jp-tz-DatasetBrowser-filters">
-        <input
-          className="jp-tz-Input jp-tz-DatasetSearch"
-          type="search"
-          placeholder={trans.__('Search datasets')}
-          aria-label={trans.__('Search datasets')}
-          value={q}
-          onChange={e => setQ(e.target.value)}
+        <SearchBox
+          list={model}
+          className="jp-tz-DatasetSearch"
+          label={trans.__('Search datasets')}
         />
         <select
           className="jp-tz-Input jp-tz-DatasetTypeFilter"

@@ -3,8 +3,8 @@ import * as React from 'react';
 
 import { MODEL_TASKS, ModelTask, Stage } from '../../api/models';
 import { OwnerFilter } from '../../components/OwnerFilter';
+import { SearchBox } from '../../components/SearchBox';
 import { Unavailable } from '../../components/Unavailable';
-import { useSearch } from '../../hooks';
 import { useSignal } from '../../jobs/hooks';
 import { ModelsModel } from '../model';
 import { ModelRow } from './ModelRow';
@@ -27,7 +27,6 @@ export interface IModelBrowserProps {
 export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
   const { model, user, trans, onOpen } = props;
   useSignal(model.changed);
-  const [q, setQ] = useSearch(model);
   const filtered = Boolean(
     model.filters.q ||
     model.filters.task ||
@@ -37,13 +36,10 @@ export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
   return (
     <div className="jp-tz-ModelBrowser">
       <div className="jp-tz-ModelBrowser-filters">
-        <input
-          className="jp-tz-Input jp-tz-ModelSearch"
-          type="search"
-          placeholder={trans.__('Search models')}
-          aria-label={trans.__('Search models')}
-          value={q}
-          onChange={e => setQ(e.target.value)}
+        <SearchBox
+          list={model}
+          className="jp-tz-ModelSearch"
+          label={trans.__('Search models')}
         />
         <select
           className="jp-tz-Input jp-tz-ModelTaskFilter"

@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IJob, isFinished } from '../../api/jobs';
+import { Fact, Facts } from '../../components/Facts';
 import { RegisterModelButton } from '../../models/components/RegisterModelButton';
 import { useTicker } from '../hooks';
 import { duration, gpuLabel, gpusPerNode, shapeLabel, when } from '../format';
@@ -31,7 +32,7 @@ export function JobHeader(props: IJobHeaderProps): JSX.Element {
   // Keeps "Running for" current.
   useTicker(job.started && !finished ? 1000 : null);
   const reason = [job.reason, job.message].filter(Boolean).join(': ');
-  const facts: [string, React.ReactNode][] = [
+  const facts: Fact[] = [
     [trans.__('Framework'), job.framework],
     [trans.__('Nodes × processes'), shapeLabel(job)],
     [
@@ -137,14 +138,7 @@ export function JobHeader(props: IJobHeaderProps): JSX.Element {
           {reason}
         </div>
       )}
-      <dl className="jp-tz-JobFacts">
-        {facts.map(([label, value]) => (
-          <div key={label} className="jp-tz-JobFacts-item">
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Facts facts={facts} />
     </div>
   );
 }

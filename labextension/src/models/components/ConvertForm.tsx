@@ -1,4 +1,3 @@
-import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { CONVERSION_TARGETS, ConversionTarget } from '../../api/models';
@@ -7,22 +6,17 @@ import { SelectField } from '../../components/SelectField';
 import { TextField } from '../../components/TextField';
 import { useDraft } from '../../hooks';
 import { conversionTargets, DEFAULT_TOLERANCES, IConvertDraft } from '../forms';
-import { ModelForm } from './ModelForm';
+import { IDraftFormProps, ModelForm } from './ModelForm';
 import { SplitField } from './SplitField';
 
 /**
  * Properties of `ConvertForm`.
  */
-export interface IConvertFormProps {
-  initial: IConvertDraft;
+export interface IConvertFormProps extends IDraftFormProps<IConvertDraft> {
   /** The source version's ref and format. */
   source: { ref: string; format: string };
   /** Dataset version refs to suggest. */
   datasets: ReadonlyArray<string>;
-  /** The problem of the last attempt, if any. */
-  error: string | null;
-  trans: TranslationBundle;
-  onChange: (value: IConvertDraft) => void;
 }
 
 /**

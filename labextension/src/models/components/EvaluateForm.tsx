@@ -1,4 +1,3 @@
-import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { EVALUATION_TASKS, EvaluationTask } from '../../api/models';
@@ -7,22 +6,17 @@ import { SelectField } from '../../components/SelectField';
 import { TextField } from '../../components/TextField';
 import { useDraft } from '../../hooks';
 import { IEvaluateDraft } from '../forms';
-import { ModelForm } from './ModelForm';
+import { IDraftFormProps, ModelForm } from './ModelForm';
 import { SplitField } from './SplitField';
 
 /**
  * Properties of `EvaluateForm`.
  */
-export interface IEvaluateFormProps {
-  initial: IEvaluateDraft;
+export interface IEvaluateFormProps extends IDraftFormProps<IEvaluateDraft> {
   /** The evaluated version's ref. */
   source: string;
   /** Dataset version refs to suggest. */
   datasets: ReadonlyArray<string>;
-  /** The problem of the last attempt, if any. */
-  error: string | null;
-  trans: TranslationBundle;
-  onChange: (value: IEvaluateDraft) => void;
 }
 
 /**

@@ -1,4 +1,16 @@
+import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
+
+/**
+ * What the Convert, Evaluate and Register forms take, besides their own.
+ */
+export interface IDraftFormProps<D> {
+  initial: D;
+  /** The problem of the last attempt, if any. */
+  error: string | null;
+  trans: TranslationBundle;
+  onChange: (value: D) => void;
+}
 
 /**
  * Properties of `ModelForm`.

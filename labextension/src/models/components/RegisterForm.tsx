@@ -1,22 +1,16 @@
-import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { TextField } from '../../components/TextField';
 import { useDraft } from '../../hooks';
 import { IRegisterDraft } from '../forms';
-import { ModelForm } from './ModelForm';
+import { IDraftFormProps, ModelForm } from './ModelForm';
 
 /**
  * Properties of `RegisterForm`.
  */
-export interface IRegisterFormProps {
-  initial: IRegisterDraft;
+export interface IRegisterFormProps extends IDraftFormProps<IRegisterDraft> {
   /** The job whose output holds the model. */
   job: string;
-  /** The problem of the last attempt, if any. */
-  error: string | null;
-  trans: TranslationBundle;
-  onChange: (value: IRegisterDraft) => void;
 }
 
 /**

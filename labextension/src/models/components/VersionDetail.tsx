@@ -13,6 +13,7 @@ import {
   Stage
 } from '../../api/models';
 import { errorMessage } from '../../api/request';
+import { Fact, Facts } from '../../components/Facts';
 import { Section } from '../../components/Section';
 import { Unavailable } from '../../components/Unavailable';
 import { formatBytes } from '../../format';
@@ -148,7 +149,7 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
   };
 
   const parity = detail.conversion?.parity;
-  const facts: [string, React.ReactNode][] = [
+  const facts: Fact[] = [
     [trans.__('Format'), detail.format],
     [
       trans.__('Framework'),
@@ -255,14 +256,7 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         <p className="jp-tz-VersionDetail-description">{detail.description}</p>
       )}
       <Unavailable error={error} />
-      <dl className="jp-tz-JobFacts">
-        {facts.map(([label, value]) => (
-          <div key={label} className="jp-tz-JobFacts-item">
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Facts facts={facts} />
       <div className="jp-tz-ModelPanels">
         <Section className="jp-tz-ModelMetrics" title={trans.__('Metrics')}>
           <KeyValueTable

@@ -7,7 +7,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { IPage, listFiltered } from './paging';
-import { API_NAMESPACE, requestAPI, TzResponseError } from './request';
+import { API_NAMESPACE, requestAPI, requestServerText } from './request';
 import { query } from './workspace';
 
 /**
@@ -638,37 +638,19 @@ export function compareVersions(
 /**
  * The CSV of a comparison, as text.
  */
-export async function compareCSV(
+export function compareCSV(
   versions: ReadonlyArray<string>,
   dataset: string | null,
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings?: ServerConnection.ISettings
 ): Promise<string> {
-  const url =
-    URLExt.join(settings.baseUrl, API_NAMESPACE, 'models/compare') +
-    query({
-      versions: compareParam(versions),
-      dataset: dataset || undefined,
-      format: 'csv'
-    });
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(
-      url,
-      { headers: { Accept: 'text/csv' } },
-      settings
-    );
-  } catch (error) {
-    throw new ServerConnection.NetworkError(error as TypeError);
-  }
-  const text = await response.text();
-  if (!response.ok) {
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // Not JSON: keep the text.
-    }
-    throw new TzResponseError(response, body);
-  }
-  return text;
+  return requestServerText(
+    URLExt.join(API_NAMESPACE, 'models/compare') +
+      query({
+        versions: compareParam(versions),
+        dataset: dataset || undefined,
+        format: 'csv'
+      }),
+    { headers: { Accept: 'text/csv' } },
+    settings
+  );
 }

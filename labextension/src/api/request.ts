@@ -68,8 +68,29 @@ export class TzResponseError extends ServerConnection.ResponseError {
 export async function requestServer<T>(
   path: string,
   init: RequestInit = {},
-  settings: ServerConnection.ISettings = Private.defaultSettings()
+  settings?: ServerConnection.ISettings
 ): Promise<T> {
+  const text = await requestServerText(path, init, settings);
+  return (text.length > 0 ? Private.parse(text) : undefined) as T;
+}
+
+/**
+ * Call a route of the Training Zoo server extension and return its body as
+ * text (e.g. a CSV download); the headers and errors are those of
+ * `requestServer`.
+ *
+ * @param path - the path relative to the server base URL.
+ * @param init - the request options (an `Accept` header replaces JSON's).
+ * @param settings - the server settings (default: the page's settings).
+ * @returns the body.
+ * @throws {TzResponseError} when the server answers with a non-2xx status.
+ * @throws {ServerConnection.NetworkError} when the server cannot be reached.
+ */
+export async function requestServerText(
+  path: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = Private.defaultSettings()
+): Promise<string> {
   const url = URLExt.join(settings.baseUrl, path);
   const headers = new Headers(init.headers);
   if (typeof init.body === 'string' && !headers.has('Content-Type')) {
@@ -89,18 +110,10 @@ export async function requestServer<T>(
     throw new ServerConnection.NetworkError(error as TypeError);
   }
   const text = await response.text();
-  let body: unknown = text;
-  if (text.length > 0) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // Not JSON (e.g. a proxy's HTML error page): keep the text.
-    }
-  }
   if (!response.ok) {
-    throw new TzResponseError(response, body);
+    throw new TzResponseError(response, Private.parse(text));
   }
-  return (text.length > 0 ? body : undefined) as T;
+  return text;
 }
 
 /**
@@ -175,6 +188,21 @@ namespace Private {
       settings = ServerConnection.makeSettings();
     }
     return settings;
+  }
+
+  /**
+   * A body as JSON, or the text itself when it is not JSON (e.g. a proxy's
+   * HTML error page) or empty.
+   */
+  export function parse(text: string): unknown {
+    if (text.length > 0) {
+      try {
+        return JSON.parse(text);
+      } catch {
+        // Not JSON: keep the text.
+      }
+    }
+    return text;
   }
 
   /**

@@ -1,6 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { FilterSelect } from './FilterSelect';
+
 /**
  * Properties of `OwnerFilter`.
  */
@@ -21,14 +23,14 @@ export interface IOwnerFilterProps {
 export function OwnerFilter(props: IOwnerFilterProps): JSX.Element {
   const { trans, user } = props;
   return (
-    <select
-      className={`jp-tz-Input ${props.className}`}
-      aria-label={trans.__('Owner')}
+    <FilterSelect
+      className={props.className}
+      label={trans.__('Owner')}
       value={props.owner ? 'mine' : ''}
-      onChange={e => props.onChange(e.target.value ? user : '')}
+      onChange={value => props.onChange(value ? user : '')}
     >
       <option value="">{trans.__('Anyone')}</option>
       <option value="mine">{trans.__('Mine')}</option>
-    </select>
+    </FilterSelect>
   );
 }

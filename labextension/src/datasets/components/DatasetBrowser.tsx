@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { DATASET_TYPES, DatasetType } from '../../api/datasets';
+import { FilterSelect } from '../../components/FilterSelect';
 import { OwnerFilter } from '../../components/OwnerFilter';
 import { SearchBox } from '../../components/SearchBox';
 import { Unavailable } from '../../components/Unavailable';
@@ -34,12 +35,12 @@ export function DatasetBrowser(props: IDatasetBrowserProps): JSX.Element {
           className="jp-tz-DatasetSearch"
           label={trans.__('Search datasets')}
         />
-        <select
-          className="jp-tz-Input jp-tz-DatasetTypeFilter"
-          aria-label={trans.__('Type')}
+        <FilterSelect
+          className="jp-tz-DatasetTypeFilter"
+          label={trans.__('Type')}
           value={model.filters.type ?? ''}
-          onChange={e =>
-            void model.setFilters({ type: e.target.value as DatasetType | '' })
+          onChange={type =>
+            void model.setFilters({ type: type as DatasetType | '' })
           }
         >
           <option value="">{trans.__('All types')}</option>
@@ -48,7 +49,7 @@ export function DatasetBrowser(props: IDatasetBrowserProps): JSX.Element {
               {t.replace('_', ' ')}
             </option>
           ))}
-        </select>
+        </FilterSelect>
         <OwnerFilter
           className="jp-tz-DatasetOwnerFilter"
           owner={model.filters.owner}

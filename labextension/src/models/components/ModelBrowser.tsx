@@ -2,6 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { MODEL_TASKS, ModelTask, Stage } from '../../api/models';
+import { FilterSelect } from '../../components/FilterSelect';
 import { OwnerFilter } from '../../components/OwnerFilter';
 import { SearchBox } from '../../components/SearchBox';
 import { Unavailable } from '../../components/Unavailable';
@@ -41,12 +42,12 @@ export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
           className="jp-tz-ModelSearch"
           label={trans.__('Search models')}
         />
-        <select
-          className="jp-tz-Input jp-tz-ModelTaskFilter"
-          aria-label={trans.__('Task')}
+        <FilterSelect
+          className="jp-tz-ModelTaskFilter"
+          label={trans.__('Task')}
           value={model.filters.task ?? ''}
-          onChange={e =>
-            void model.setFilters({ task: e.target.value as ModelTask | '' })
+          onChange={task =>
+            void model.setFilters({ task: task as ModelTask | '' })
           }
         >
           <option value="">{trans.__('All tasks')}</option>
@@ -55,20 +56,20 @@ export function ModelBrowser(props: IModelBrowserProps): JSX.Element {
               {t.replace(/_/g, ' ')}
             </option>
           ))}
-        </select>
-        <select
-          className="jp-tz-Input jp-tz-ModelStageFilter"
-          aria-label={trans.__('Stage')}
+        </FilterSelect>
+        <FilterSelect
+          className="jp-tz-ModelStageFilter"
+          label={trans.__('Stage')}
           value={model.filters.stage ?? ''}
-          onChange={e =>
-            void model.setFilters({ stage: e.target.value as Stage | '' })
+          onChange={stage =>
+            void model.setFilters({ stage: stage as Stage | '' })
           }
         >
           <option value="">{trans.__('Any stage')}</option>
           <option value="staging">{trans.__('staging')}</option>
           <option value="production">{trans.__('production')}</option>
           <option value="archived">{trans.__('archived')}</option>
-        </select>
+        </FilterSelect>
         <OwnerFilter
           className="jp-tz-ModelOwnerFilter"
           owner={model.filters.owner}

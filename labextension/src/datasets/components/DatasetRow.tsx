@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { buttonProps } from '../../a11y';
 import { IDataset } from '../../api/datasets';
 import { formatBytes } from '../../format';
 
@@ -25,16 +26,8 @@ export function DatasetRow(props: IDatasetRowProps): JSX.Element {
       className="jp-tz-DatasetRow"
       data-dataset-id={d.id}
       data-name={d.name}
-      role="button"
-      tabIndex={0}
+      {...buttonProps(open)}
       title={d.description || d.name}
-      onClick={open}
-      onKeyDown={event => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          open();
-        }
-      }}
     >
       <div className="jp-tz-DatasetRow-main">
         <span className="jp-tz-DatasetRow-name">{d.name}</span>

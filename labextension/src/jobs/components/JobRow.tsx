@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { buttonProps } from '../../a11y';
 import { IJob } from '../../api/jobs';
 import { ago, gpuLabel, gpusPerNode, shapeLabel, when } from '../format';
 import { StatusBadge } from './StatusBadge';
@@ -33,16 +34,8 @@ export function JobRow(props: IJobRowProps): JSX.Element {
       className={className}
       data-job-id={job.id}
       data-status={job.status}
-      role="button"
-      tabIndex={0}
+      {...buttonProps(open)}
       title={trans.__('Open job %1', job.id)}
-      onClick={open}
-      onKeyDown={event => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          open();
-        }
-      }}
     >
       <div className="jp-tz-JobRow-main">
         <span className="jp-tz-JobRow-name">{job.name}</span>

@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { buttonProps } from '../../a11y';
 import { ILineage, ILineageNode } from '../../api/models';
 import {
   edgePath,
@@ -101,16 +102,8 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
                   className="jp-tz-LineageEdgeJob"
                   data-job-id={job}
                   transform={`translate(${(e.x1 + e.x2) / 2},${(e.y1 + e.y2) / 2})`}
-                  role="button"
-                  tabIndex={0}
+                  {...buttonProps(() => onOpenJob(job))}
                   aria-label={trans.__('job %1', job)}
-                  onClick={() => onOpenJob(job)}
-                  onKeyDown={event => {
-                    if (event.key === 'Enter' || event.key === ' ') {
-                      event.preventDefault();
-                      onOpenJob(job);
-                    }
-                  }}
                 >
                   <title>
                     {trans.__(
@@ -146,16 +139,8 @@ export function LineageGraph(props: ILineageGraphProps): JSX.Element {
                 data-node-id={node.id}
                 data-state={state || undefined}
                 transform={`translate(${x},${y})`}
-                role="button"
-                tabIndex={0}
+                {...buttonProps(() => onActivate(node))}
                 aria-label={`${kindLabel(node.kind)} ${node.label}`}
-                onClick={() => onActivate(node)}
-                onKeyDown={event => {
-                  if (event.key === 'Enter' || event.key === ' ') {
-                    event.preventDefault();
-                    onActivate(node);
-                  }
-                }}
               >
                 <title>{`${kindLabel(node.kind)}: ${node.label}\n${node.ref}${status}`}</title>
                 <rect

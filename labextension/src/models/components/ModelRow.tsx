@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { buttonProps } from '../../a11y';
 import { IModel } from '../../api/models';
 import { ago, when } from '../../jobs/format';
 import { StageBadge } from './StageBadge';
@@ -26,16 +27,8 @@ export function ModelRow(props: IModelRowProps): JSX.Element {
       className="jp-tz-ModelRow"
       data-model-id={m.id}
       data-name={m.name}
-      role="button"
-      tabIndex={0}
+      {...buttonProps(open)}
       title={m.description || `${m.owner}/${m.name}`}
-      onClick={open}
-      onKeyDown={event => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          open();
-        }
-      }}
     >
       <div className="jp-tz-ModelRow-main">
         <span className="jp-tz-ModelRow-name">{m.name}</span>

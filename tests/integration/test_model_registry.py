@@ -322,3 +322,38 @@ async def test_lineage_follows_conversions_and_compare_exports_csv(mm) -> None:
     with pytest.raises(InvalidRequest) as e:
         await mm.compare(ALICE, ["alice/shapes:1", "alice/shapes:9"])
     assert "versions[1]" in e.value.errors
+
+
+async def test_runs_whose_job_ended_while_the_service_was_away_are_closed_at_start(tmp_path):
+    from training_zoo.db.orm import Job, ModelRun
+    from training_zoo.jobs.manager import TzJobManager, utcnow
+    from training_zoo.models.runner import TzModelRuns
+
+    storage = TzStorage(url=str(tmp_path / "storage"))
+    sessions = make_session_factory(f"sqlite:///{tmp_path / 'tz.sqlite'}")
+    jobs = TzJobManager(storage=storage, session_factory=sessions)
+    mm = TzModelManager(storage=storage, workspace=TzWorkspace(storage=storage),
+                        session_factory=sessions, jobs=jobs)  # fmt: skip
+    runs = TzModelRuns(registry=mm, jobs=jobs)
+    v = await register(mm)
+    # Given an evaluation whose job succeeded (its output written) but was never closed
+    now = utcnow()
+    spec = {"name": "eval-shapes-v1", "framework": "custom", "nodes": 1, "procs_per_node": 1}
+    with sessions() as db:
+        db.add(Job(id="eval-shapes-v1-0000", owner="alice", name="eval-shapes-v1",
+                   framework="custom", status="succeeded", spec=spec, backend="local",
+                   backend_state={}, created=now, finished=now))  # fmt: skip
+        db.add(ModelRun(id="run-000000000001", kind="evaluate", model_id=v["model_id"],
+                        version=1, owner="alice", job_id="eval-shapes-v1-0000",
+                        status="running", params={}, created=now))  # fmt: skip
+        db.commit()
+    evaluation = {"metrics": {"accuracy": 0.75}, "speed": {"runtime": "onnxruntime"},
+                  "samples": 4}  # fmt: skip
+    storage.put_bytes("jobs/alice/eval-shapes-v1-0000/output/evaluation.json",
+                      json.dumps(evaluation).encode())  # fmt: skip
+    # When the service starts again, then the run is closed with what the job left
+    await runs.reconcile()
+    run = await runs.get(ALICE, "run-000000000001")
+    assert (run["status"], run["metrics"], run["finished"] is not None) == (
+        "succeeded", {"accuracy": 0.75}, True)  # fmt: skip
+    assert (await mm.version(ALICE, v["model_id"], 1))["evaluations"][0]["id"] == run["id"]

@@ -141,6 +141,7 @@ class TzJobManager(LoggingConfigurable):
         # Called with the job's dict once a job has finished for good (no retry left); the model
         # registry registers models and closes conversion/evaluation runs this way.
         self.finish_hooks: list[FinishHook] = []
+        self._hook_tasks: set[asyncio.Future] = set()
 
     # ---- start/stop ------------------------------------------------------------------------
 
@@ -152,6 +153,10 @@ class TzJobManager(LoggingConfigurable):
         await self.backend.start(self._on_update, jobs)
 
     async def stop(self) -> None:
+        if self._hook_tasks:
+            # Let running hooks finish; a hook cut short is redone at the next start (the
+            # model registry reconciles its runs).
+            await asyncio.wait(self._hook_tasks, timeout=30)
         await self.backend.stop()
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -565,7 +570,11 @@ class TzJobManager(LoggingConfigurable):
         if resubmit is not None:
             await self.backend.submit(resubmit)
         if finished is not None:
-            await self._run_finish_hooks(finished)
+            # Hooks may copy big files (a converted model): off the backend's update path, so
+            # other jobs' updates never wait for them.
+            task = asyncio.ensure_future(self._run_finish_hooks(finished))
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
         await self._notify()
 
     async def _run_finish_hooks(self, job: dict[str, Any]) -> None:

@@ -291,6 +291,22 @@ class TzModelRuns(LoggingConfigurable):
 
     # ================================================================== job finished
 
+    async def reconcile(self) -> None:
+        """Close the runs whose job finished while the service was not there to see it (or
+        stopped before its finish hook completed)."""
+        from ..db.orm import Job
+
+        with self.models.sessions() as db:
+            pending = db.execute(
+                select(ModelRun.id, ModelRun.job_id)
+                .join(Job, Job.id == ModelRun.job_id)
+                .where(ModelRun.finished.is_(None), Job.status.in_(list(FINISHED)))
+            ).all()
+            jobs = {job_id: self.jobs.to_dict(db.get(Job, job_id)) for _, job_id in pending}
+        for run_id, job_id in pending:
+            self.log.info("Closing model run %s: its job %s finished meanwhile", run_id, job_id)
+            await self._close(run_id, jobs[job_id])
+
     async def on_job_finished(self, job: dict[str, Any]) -> None:
         """Close the job's run, or register the model a plain job left in its output."""
         with self.models.sessions() as db:

@@ -213,6 +213,7 @@ class TzService(Application):
 
     async def start_async(self) -> None:
         await self.jobs.start()
+        await self.model_runs.reconcile()
         sweeper = asyncio.ensure_future(self.uploads.sweep_forever())
         parsed = urlparse(self.url)
         server = HTTPServer(

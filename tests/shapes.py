@@ -7,12 +7,15 @@ takes: uploaded to the workspace, added to a dataset, labeled, split and publish
 from __future__ import annotations
 
 import io
+import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 LABELS = ("blue", "green", "red")
 PER_CLASS, TEST_PER_CLASS = 24, 8
+JOBS = Path(__file__).parent / "jobs"  # train_shapes.py and shapes_model.py
 
 
 def image(label: str, i: int) -> bytes:
@@ -58,3 +61,24 @@ def publish(client, space: str, folder: str = "shapes-src", name: str = "shapes"
     r = client.post(f"/datasets/{ds['id']}/publish", json={"note": "shapes"})
     assert r.status_code == 201, r.text
     return ds
+
+
+def train(client, space: str, work: Path) -> dict:
+    """Publish ``shapes:V001`` and train ``shapes-cnn`` on it with a 2-process DDP job.
+
+    Returns the finished job once its model is registered: registration follows the job's
+    success (a finish hook), so a client can see "succeeded" a moment before the version.
+    """
+    publish(client, space)
+    for name in ("train_shapes.py", "shapes_model.py"):
+        (work / name).write_text((JOBS / name).read_text())
+    job = client.submit(name="train-shapes", entry="train_shapes.py", args=["40"],
+                        snapshot=client.snapshot(work), procs_per_node=2,
+                        datasets=["shapes:V001"])  # fmt: skip
+    done = client.wait(job["id"], timeout=300)
+    assert done["status"] == "succeeded", client.logs(job["id"])
+    deadline = time.monotonic() + 60
+    while client.get("/models/resolve", params={"ref": "shapes-cnn:1"}).status_code != 200:
+        assert time.monotonic() < deadline, client.events(job["id"])
+        time.sleep(0.5)
+    return done

@@ -24,7 +24,6 @@ import shapes  # noqa: E402
 pytestmark = pytest.mark.browser
 
 HOSTILE = "<img src=x onerror=window.__xss=1>"
-JOBS = Path(__file__).parents[1] / "jobs"
 USER = "mia"
 RUN_TIMEOUT = 300_000  # ms: a conversion or evaluation is a whole tracked job
 
@@ -74,17 +73,7 @@ def accept(page: Page) -> None:
 @pytest.fixture(scope="module")
 def trained(api, tmp_path_factory):
     """mia's dataset shapes:V001 and the 2-process job that trained shapes-cnn on it."""
-    mia = api(USER)
-    shapes.publish(mia, f"user:{USER}")
-    work = tmp_path_factory.mktemp("work")
-    for name in ("train_shapes.py", "shapes_model.py"):
-        (work / name).write_text((JOBS / name).read_text())
-    job = mia.submit(name="train-shapes", entry="train_shapes.py", args=["40"],
-                     snapshot=mia.snapshot(work), procs_per_node=2,
-                     datasets=["shapes:V001"])  # fmt: skip
-    done = mia.wait(job["id"], timeout=300)
-    assert done["status"] == "succeeded", mia.logs(job["id"])
-    return done
+    return shapes.train(api(USER), f"user:{USER}", tmp_path_factory.mktemp("work"))
 
 
 def test_convert_evaluate_compare_and_promote_through_the_panels(api, trained, lab, shots):

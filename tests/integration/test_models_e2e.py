@@ -45,18 +45,7 @@ def start(client, version: dict, action: str, **body) -> dict:
 @pytest.fixture(scope="module")
 def trained(api, tmp_path_factory):
     """alice's dataset shapes:V001 and the job that trained shapes-cnn on it (2 processes)."""
-    alice = api("alice")
-    shapes.publish(alice, ME)
-    work = tmp_path_factory.mktemp("work")
-    jobs = Path(__file__).parent.parent / "jobs"
-    for name in ("train_shapes.py", "shapes_model.py"):
-        (work / name).write_text((jobs / name).read_text())
-    job = alice.submit(name="train-shapes", entry="train_shapes.py", args=["40"],
-                       snapshot=alice.snapshot(work), procs_per_node=2,
-                       datasets=["shapes:V001"])  # fmt: skip
-    done = alice.wait(job["id"], timeout=300)
-    assert done["status"] == "succeeded", alice.logs(job["id"])
-    return done
+    return shapes.train(api("alice"), ME, tmp_path_factory.mktemp("work"))
 
 
 def test_train_register_convert_evaluate_compare(api, trained):

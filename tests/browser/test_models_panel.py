@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from notebooks import open_and_run
 from playwright.sync_api import Locator, Page, expect
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -292,30 +293,8 @@ def test_register_a_job_output_from_the_job_view_and_hostile_text_stays_text(api
 
 
 def test_tz_models_magic_in_a_real_notebook(platform, api, trained, lab, shots):
-    # Given a notebook whose cell shows version 1 (magics load by themselves in every kernel)
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_notebook_magic import notebook
-
-    home = platform.home / "users" / USER
-    home.mkdir(parents=True, exist_ok=True)
-    cell = "%tz_models show shapes-cnn:1"
-    (home / "models.ipynb").write_text(json.dumps(notebook([cell])))
-    page = lab(USER)
-    page.goto(f"{platform.url}/user/{USER}/lab/tree/models.ipynb")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(
-        timeout=90_000
-    )
-    # When mia runs it
-    prompt = page.locator(".jp-Cell .jp-InputPrompt").first
-    for _ in range(3):
-        page.locator(".jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
-            break
-        except AssertionError:
-            continue
+    # Given a notebook whose cell shows version 1, when mia runs it
+    page = open_and_run(platform, lab, USER, "models.ipynb", ["%tz_models show shapes-cnn:1"])
     # Then the output is a table of the version: its format and the job that trained it
     output = page.locator(".jp-Cell .jp-OutputArea").first
     expect(output).to_contain_text("shapes-cnn", timeout=60_000)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from notebooks import open_and_run
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -19,38 +18,10 @@ for step in range(6):
 """
 
 
-def notebook(cells: list[str]) -> dict:
-    return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-                   "outputs": [], "source": src} for i, src in enumerate(cells)],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                    "name": "python3"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }  # fmt: skip
-
-
 def test_cell_magic_submits_and_the_widget_reaches_succeeded(platform, lab, api, shots):
-    # Given a notebook whose cell is a %%tz_train cell (magics load automatically)
-    home = platform.home / "users" / "nina"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "train.ipynb").write_text(json.dumps(notebook([CELL])))
-    page = lab("nina")
-    page.goto(f"{platform.url}/user/nina/lab/tree/train.ipynb")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    # The kernel must be connected and idle, or the run request is dropped on a busy machine.
-    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(
-        timeout=90_000
-    )
-    # When nina runs the cell
-    prompt = page.locator(".jp-Cell .jp-InputPrompt").first
-    for _ in range(3):
-        page.locator(".jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
-            break
-        except AssertionError:
-            continue
+    # Given a notebook whose cell is a %%tz_train cell (magics load automatically),
+    # when nina runs it
+    page = open_and_run(platform, lab, "nina", "train.ipynb", [CELL])
     # Then a job monitor appears at once, streams logs, and reaches succeeded
     monitor = page.locator(".jp-tz-JobMonitor")
     expect(monitor).to_be_visible(timeout=60_000)

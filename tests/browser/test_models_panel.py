@@ -304,3 +304,56 @@ def test_tz_models_magic_in_a_real_notebook(platform, api, trained, lab, shots):
     expect(output.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
            ).to_have_count(0)  # fmt: skip
     page.screenshot(path=str(shots / "models-magic.png"))
+
+
+def test_files_download_and_deleting_a_version_and_a_model_from_the_view(api, trained, lab, shots):
+    mia = api(USER)
+    source = {"job": trained["id"], "path": "model"}
+    r = mia.post("/models/register", json={"name": "files-demo", "source": source})
+    assert r.status_code in (200, 201), r.text
+    version = r.json()
+    model_id = version["model_id"]
+    assert version["version"] == 1 and version["stage"] != "production"
+    files = mia.get(f"/models/{model_id}/versions/1/files").json()["items"]
+    sha = {f["path"]: f["sha256"] for f in files}
+    page = lab(USER)
+    # Given files-demo opened from the Models panel
+    panel = open_models_panel(page)
+    panel.locator(".jp-tz-ModelSearch").fill("files-demo")
+    row = panel.locator(f'.jp-tz-ModelRow[data-model-id="{model_id}"]')
+    row.click()
+    view = page.locator(f'.jp-tz-ModelView[data-model-id="{model_id}"]')
+    detail = view.locator('.jp-tz-VersionDetail[data-version="1"]')
+    # Then the Files section lists the version's files with their size and sha256
+    table = detail.locator(".jp-tz-VersionFiles")
+    for path in ("tz-model.json", "model.pt"):
+        file = table.locator(f'.jp-tz-VersionFile[data-path="{path}"]')
+        expect(file).to_be_visible()
+        expect(file.locator("code")).to_have_text(sha[path][:12])
+        expect(file.locator("code")).to_have_attribute("title", sha[path])
+    expect(table.locator(".jp-tz-VersionFile")).to_have_count(len(files))
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "model-files.png"))
+    # When mia clicks tz-model.json, the browser downloads the file's bytes
+    with page.expect_download() as download:
+        table.locator('.jp-tz-VersionFile[data-path="tz-model.json"] button').click()
+    assert download.value.suggested_filename == "tz-model.json"
+    descriptor = json.loads(Path(download.value.path()).read_text())
+    assert "format" in descriptor
+    # When mia deletes version 1 (confirmed), it is gone from the view and the API
+    detail.locator(".jp-tz-DeleteVersionButton").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(version["ref"])
+    expect(dialog.locator(".jp-mod-accept")).to_have_text("Delete version")
+    accept(page)
+    expect(view.locator(".jp-tz-VersionRow")).to_have_count(0)
+    expect(view.locator(".jp-tz-VersionDetail")).to_have_count(0)
+    assert mia.get(f"/models/{model_id}/versions/1").status_code == 404
+    # When mia deletes the model (confirmed), its view closes and the panel drops it
+    view.locator(".jp-tz-DeleteModelButton").click()
+    expect(dialog).to_contain_text("files-demo")
+    expect(dialog.locator(".jp-mod-accept")).to_have_text("Delete model")
+    accept(page)
+    expect(view).to_have_count(0)
+    expect(panel.locator(f'.jp-tz-ModelRow[data-model-id="{model_id}"]')).to_have_count(0)
+    assert mia.get(f"/models/{model_id}").status_code == 404

@@ -7,7 +7,13 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { IPage, listFiltered } from './paging';
-import { API_NAMESPACE, requestAPI, requestServerText } from './request';
+import { modelPath, versionFilePath, versionPath } from './paths';
+import {
+  API_NAMESPACE,
+  requestAPI,
+  requestServerBlob,
+  requestServerText
+} from './request';
 import { query } from './workspace';
 
 /**
@@ -104,6 +110,15 @@ export const EVALUATION_TASKS: ReadonlyArray<EvaluationTask> = [
   'regression',
   'custom'
 ];
+
+/**
+ * One file of a model version.
+ */
+export interface IModelFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
 
 /**
  * A registered model.
@@ -431,9 +446,8 @@ export interface IEvaluateBody {
   script?: string;
 }
 
-const base = (id: string) => `models/${encodeURIComponent(id)}`;
-const versionBase = (id: string, version: number) =>
-  `${base(id)}/versions/${encodeURIComponent(String(version))}`;
+const base = modelPath;
+const versionBase = versionPath;
 
 /**
  * The models the caller can read.
@@ -653,4 +667,63 @@ export function compareCSV(
     { headers: { Accept: 'text/csv' } },
     settings
   );
+}
+
+/**
+ * The files of a version.
+ */
+export async function listVersionFiles(
+  id: string,
+  version: number,
+  settings?: ServerConnection.ISettings
+): Promise<IModelFile[]> {
+  const body = await requestAPI<{ items: IModelFile[] }>(
+    `${versionBase(id, version)}/files`,
+    {},
+    settings
+  );
+  return body.items;
+}
+
+/**
+ * The bytes of a version's file, through the user server (XSRF-safe, like
+ * `compareCSV`).
+ */
+export function downloadVersionFile(
+  id: string,
+  version: number,
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<Blob> {
+  return requestServerBlob(
+    URLExt.join(API_NAMESPACE, versionFilePath(id, version, path)),
+    { headers: { Accept: 'application/octet-stream' } },
+    settings
+  );
+}
+
+/**
+ * Delete a version and its files (409 while it is in production).
+ */
+export async function deleteModelVersion(
+  id: string,
+  version: number,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await requestAPI<void>(
+    versionBase(id, version),
+    { method: 'DELETE' },
+    settings
+  );
+}
+
+/**
+ * Delete a model with its versions (owner or admin; 409 while a version is in
+ * production).
+ */
+export async function deleteModel(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await requestAPI<void>(base(id), { method: 'DELETE' }, settings);
 }

@@ -89,31 +89,31 @@ export async function requestServer<T>(
 export async function requestServerText(
   path: string,
   init: RequestInit = {},
-  settings: ServerConnection.ISettings = Private.defaultSettings()
+  settings?: ServerConnection.ISettings
 ): Promise<string> {
-  const url = URLExt.join(settings.baseUrl, path);
-  const headers = new Headers(init.headers);
-  if (typeof init.body === 'string' && !headers.has('Content-Type')) {
-    headers.set('Content-Type', 'application/json');
-  }
-  if (!headers.has('Accept')) {
-    headers.set('Accept', 'application/json');
-  }
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(
-      url,
-      { ...init, headers },
-      settings
-    );
-  } catch (error) {
-    throw new ServerConnection.NetworkError(error as TypeError);
-  }
-  const text = await response.text();
-  if (!response.ok) {
-    throw new TzResponseError(response, Private.parse(text));
-  }
-  return text;
+  const response = await Private.request(path, init, settings);
+  return response.text();
+}
+
+/**
+ * Call a route of the Training Zoo server extension and return its body as
+ * bytes (e.g. a model file's download); the headers and errors are those of
+ * `requestServerText`.
+ *
+ * @param path - the path relative to the server base URL.
+ * @param init - the request options (an `Accept` header replaces JSON's).
+ * @param settings - the server settings (default: the page's settings).
+ * @returns the body.
+ * @throws {TzResponseError} when the server answers with a non-2xx status.
+ * @throws {ServerConnection.NetworkError} when the server cannot be reached.
+ */
+export async function requestServerBlob(
+  path: string,
+  init: RequestInit = {},
+  settings?: ServerConnection.ISettings
+): Promise<Blob> {
+  const response = await Private.request(path, init, settings);
+  return response.blob();
 }
 
 /**
@@ -188,6 +188,43 @@ namespace Private {
       settings = ServerConnection.makeSettings();
     }
     return settings;
+  }
+
+  /**
+   * Send a request through `ServerConnection.makeRequest` (authentication and
+   * the XSRF header) with JSON defaults.
+   *
+   * @returns the response, ok.
+   * @throws {TzResponseError} when the server answers with a non-2xx status.
+   * @throws {ServerConnection.NetworkError} when the server cannot be reached.
+   */
+  export async function request(
+    path: string,
+    init: RequestInit,
+    settings: ServerConnection.ISettings = defaultSettings()
+  ): Promise<Response> {
+    const url = URLExt.join(settings.baseUrl, path);
+    const headers = new Headers(init.headers);
+    if (typeof init.body === 'string' && !headers.has('Content-Type')) {
+      headers.set('Content-Type', 'application/json');
+    }
+    if (!headers.has('Accept')) {
+      headers.set('Accept', 'application/json');
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        url,
+        { ...init, headers },
+        settings
+      );
+    } catch (error) {
+      throw new ServerConnection.NetworkError(error as TypeError);
+    }
+    if (!response.ok) {
+      throw new TzResponseError(response, parse(await response.text()));
+    }
+    return response;
   }
 
   /**

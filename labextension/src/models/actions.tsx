@@ -1,8 +1,8 @@
 /**
  * The dialogs of the models domain: Convert, Evaluate, Register model (from a
- * job) and the confirmation of a stage move. Each validates its fields and
- * shows the dialog again with the problem until they are right or it is
- * cancelled.
+ * job), the confirmation of a stage move and of a deletion. The forms validate
+ * their fields and show the dialog again with the problem until they are
+ * right or it is cancelled.
  */
 import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
@@ -266,4 +266,27 @@ export async function confirmStage(
     return null;
   }
   return comment.trim();
+}
+
+/**
+ * Ask before deleting something (a warn-styled dialog).
+ *
+ * @param label - the title and the accept button, e.g. "Delete version".
+ * @param message - what is deleted, by name.
+ * @returns whether the user accepted.
+ */
+export async function confirmDelete(
+  label: string,
+  message: string,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const result = await showDialog({
+    title: label,
+    body: message,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: label })
+    ]
+  });
+  return result.button.accept;
 }

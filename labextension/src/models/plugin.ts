@@ -181,7 +181,11 @@ function activate(
         onOpenDataset: openDataset,
         onOpenModel: openModel,
         onCompare: versions => void commands.execute(IDs.compare, { versions }),
-        onChanged: () => void model.refresh()
+        onChanged: () => void model.refresh(),
+        onDeleted: () => {
+          void model.refresh();
+          tracker.find(w => w.content.modelId === id)?.dispose();
+        }
       });
       return openMain(shell, content, {
         id: widgetId('tz-model', id),

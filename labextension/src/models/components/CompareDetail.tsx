@@ -6,6 +6,7 @@ import { compareCSV, compareVersions, ICompare } from '../../api/models';
 import { errorMessage } from '../../api/request';
 import { Loading } from '../../components/Loading';
 import { Unavailable } from '../../components/Unavailable';
+import { saveFile } from '../../download';
 import { formatBytes } from '../../format';
 import {
   chartSeries,
@@ -28,21 +29,6 @@ export interface ICompareDetailProps {
   trans: TranslationBundle;
   onError: (message: string) => void;
   onOpenModel: (modelId: string, version: number) => void;
-}
-
-/**
- * Save text as a file through a temporary link.
- */
-function download(text: string, filename: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = filename;
-  link.style.display = 'none';
-  document.body.appendChild(link);
-  link.click();
-  link.remove();
-  window.setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 /**
@@ -76,9 +62,10 @@ export function CompareDetail(props: ICompareDetailProps): JSX.Element {
     setExporting(true);
     try {
       const text = await compareCSV(versions, applied || null, settings);
-      download(
+      saveFile(
         text,
-        csvFilename(compare ? compare.rows.map(r => r.ref) : [...versions])
+        csvFilename(compare ? compare.rows.map(r => r.ref) : [...versions]),
+        'text/csv'
       );
     } catch (e) {
       onError(errorMessage(e));

@@ -5,6 +5,8 @@ import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
 import {
+  deleteModel,
+  deleteModelVersion,
   getHistory,
   getModel,
   getRun,
@@ -23,7 +25,12 @@ import { Section } from '../../components/Section';
 import { Unavailable } from '../../components/Unavailable';
 import { useBusy } from '../../hooks';
 import { ago, when } from '../../jobs/format';
-import { confirmStage, convertFlow, evaluateFlow } from '../actions';
+import {
+  confirmDelete,
+  confirmStage,
+  convertFlow,
+  evaluateFlow
+} from '../actions';
 import { versionKey } from '../comparison';
 import { RunRow } from './RunRow';
 import { StageHistory } from './StageHistory';
@@ -52,6 +59,8 @@ export interface IModelDetailProps {
   onLoaded: (model: IModel) => void;
   /** Something the Models panel shows changed (stage, versions). */
   onChanged: () => void;
+  /** The model was deleted: close the view. */
+  onDeleted: () => void;
 }
 
 /**
@@ -131,6 +140,46 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
       props.onChanged();
     });
 
+  const onDeleteVersion = (version: IModelVersion) =>
+    void act(async () => {
+      const ok = await confirmDelete(
+        trans.__('Delete version'),
+        trans.__(
+          'Delete %1 and its files? This cannot be undone.',
+          version.ref
+        ),
+        trans
+      );
+      if (!ok) {
+        return;
+      }
+      await deleteModelVersion(version.model_id, version.version, settings);
+      await reload();
+      props.onChanged();
+    });
+  const onDeleteModel = () =>
+    void act(async () => {
+      if (!model) {
+        return;
+      }
+      const ok = await confirmDelete(
+        trans.__('Delete model'),
+        trans._n(
+          'Delete the model %2 with its %1 version and its files? This cannot be undone.',
+          'Delete the model %2 with its %1 versions and their files? This cannot be undone.',
+          model.versions,
+          `${model.owner}/${model.name}`
+        ),
+        trans
+      );
+      if (!ok) {
+        return;
+      }
+      await deleteModel(model.id, settings);
+      props.onChanged();
+      props.onDeleted();
+    });
+
   const started = (run: IRun | null) => {
     if (run) {
       setRuns(current => [run, ...current.filter(r => r.id !== run.id)]);
@@ -205,6 +254,18 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
             onClick={() => void reload()}
           >
             {trans.__('Refresh')}
+          </button>
+          <button
+            type="button"
+            className="jp-tz-Button jp-mod-warn jp-tz-DeleteModelButton"
+            disabled={busy}
+            title={trans.__(
+              'Delete %1 with its versions (not while one is in production)',
+              model.name
+            )}
+            onClick={onDeleteModel}
+          >
+            {trans.__('Delete model')}
           </button>
         </div>
         {model.description && (
@@ -291,6 +352,8 @@ export function ModelDetail(props: IModelDetailProps): JSX.Element {
           onStage={onStage}
           onConvert={onConvert}
           onEvaluate={onEvaluate}
+          onDelete={onDeleteVersion}
+          onError={onError}
           onOpenJob={props.onOpenJob}
           onOpenDataset={props.onOpenDataset}
           onSelectVersion={setSelected}

@@ -27,6 +27,7 @@ import { ModelCard } from './ModelCard';
 import { SignatureTable } from './SignatureTable';
 import { StageActions } from './StageActions';
 import { StageBadge } from './StageBadge';
+import { VersionFiles } from './VersionFiles';
 
 /**
  * Properties of `VersionDetail`.
@@ -47,6 +48,9 @@ export interface IVersionDetailProps {
   onStage: (version: IModelVersion, to: Stage) => void;
   onConvert: (version: IModelVersion) => void;
   onEvaluate: (version: IModelVersion) => void;
+  /** Delete the version (after confirming). */
+  onDelete: (version: IModelVersion) => void;
+  onError: (message: string) => void;
   onOpenJob: (id: string) => void;
   onOpenDataset: (id: string) => void;
   onSelectVersion: (version: number) => void;
@@ -251,6 +255,21 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
         >
           {trans.__('Evaluate')}
         </button>
+        <button
+          type="button"
+          className="jp-tz-Button jp-mod-warn jp-tz-DeleteVersionButton"
+          disabled={busy || detail.stage === 'production'}
+          title={
+            detail.stage === 'production'
+              ? trans.__(
+                  'A version in production cannot be deleted: promote another one or archive it first'
+                )
+              : trans.__('Delete %1 and its files', detail.ref)
+          }
+          onClick={() => props.onDelete(detail)}
+        >
+          {trans.__('Delete version')}
+        </button>
       </div>
       {detail.description && (
         <p className="jp-tz-VersionDetail-description">{detail.description}</p>
@@ -292,6 +311,16 @@ export function VersionDetail(props: IVersionDetailProps): JSX.Element {
           <SignatureTable signature={detail.signature} trans={trans} />
         </Section>
       </div>
+      <Section className="jp-tz-VersionFilesSection" title={trans.__('Files')}>
+        <VersionFiles
+          modelId={detail.model_id}
+          version={detail.version}
+          settings={settings}
+          trans={trans}
+          revision={props.revision}
+          onError={props.onError}
+        />
+      </Section>
       <Section title={trans.__('Lineage')}>
         {lineage ? (
           <LineageGraph

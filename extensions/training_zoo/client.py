@@ -1595,23 +1595,6 @@ class Client:
 
     # -- models ----------------------------------------------------------------------------
 
-    def _model_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Items of a models listing, page by page.
-
-        The service's pages carry ``_pagination`` (as everywhere else) while the models contract
-        writes the envelope flat (``total``, ``offset``, ``limit``): follow ``total``, which both
-        have, so either shape reads to the end.
-        """
-        query: dict[str, Any] = {"offset": 0, "limit": _PAGE_LIMIT, **(params or {})}
-        while True:
-            page = self._json("GET", path, params=query)
-            items = page.get("items", [])
-            yield from items
-            total = (page.get("_pagination") or page).get("total")
-            query["offset"] += len(items)
-            if not items or total is None or query["offset"] >= int(total):
-                return
-
     def list_models(
         self,
         q: str | None = None,
@@ -1651,7 +1634,7 @@ class Client:
         if stage is not None and stage not in MODEL_STAGES:
             raise ValueError(f"stage: must be one of {', '.join(MODEL_STAGES)}, got {stage!r}")
         filters = {"q": q, "task": task, "stage": stage, "owner": owner, "visibility": visibility}
-        return list(self._model_pages("models", {k: v for k, v in filters.items() if v}))
+        return list(self._paged("models", {k: v for k, v in filters.items() if v}))
 
     def create_model(
         self,
@@ -1792,7 +1775,7 @@ class Client:
 
     def list_model_versions(self, model: ModelRef) -> list[dict[str, Any]]:
         """A model's versions, newest first (all pages)."""
-        return list(self._model_pages(self._model_path(model, "versions")))
+        return list(self._paged(self._model_path(model, "versions")))
 
     def get_model_version(self, ref: ModelRef, version: int | str | None = None) -> dict[str, Any]:
         """One version: ``version``, else the ref's ``:N``, else the latest.
@@ -2130,7 +2113,7 @@ class Client:
         """A model's conversion and evaluation runs, newest first (``kind``: ``convert`` or
         ``evaluate``)."""
         params = {"kind": kind} if kind else {}
-        return list(self._model_pages(self._model_path(model, "runs"), params))
+        return list(self._paged(self._model_path(model, "runs"), params))
 
     def get_model_run(self, run_id: str | Mapping[str, Any]) -> dict[str, Any]:
         """One run (``run-…``): ``status``, ``message``, ``result_version``, ``metrics``..."""

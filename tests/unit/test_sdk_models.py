@@ -121,11 +121,19 @@ class FakeModelsApi(FakeDataApi):
             items = list(self.models.values())
             offset, limit = int(q.get("offset", 0)), int(q.get("limit", 100))
             page = items[offset : offset + self.page_size]
+            # The service's envelope (write_page): next is null on the last page.
+            after = offset + self.page_size
+            nxt = {"offset": after, "limit": limit} if after < len(items) else None
             return httpx.Response(
                 200,
                 json={
                     "items": page,
-                    "_pagination": {"offset": offset, "limit": limit, "total": len(items)},
+                    "_pagination": {
+                        "offset": offset,
+                        "limit": limit,
+                        "total": len(items),
+                        "next": nxt,
+                    },
                 },
             )
         if rest == ["resolve"]:
@@ -164,7 +172,7 @@ class FakeModelsApi(FakeDataApi):
                 200,
                 json={
                     "items": self.versions[model["id"]],
-                    "total": len(self.versions[model["id"]]),
+                    "_pagination": {"total": len(self.versions[model["id"]]), "next": None},
                 },
             )
         number = int(rest[2])

@@ -9,8 +9,27 @@ small queue between them makes a slow consumer slow the sender rather than grow 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
+
+from tornado.http1connection import HTTP1Connection
+
+RELAY_CHUNK = 1 << 20
+
+
+def read_in_big_chunks(connection: Any, size: int = RELAY_CHUNK) -> None:
+    """Let a streamed body arrive in chunks of up to ``size`` bytes instead of tornado's 64 KiB.
+
+    Every chunk costs a trip through tornado, the relay queue and the next writer; on a body of
+    hundreds of MB the count of chunks, not the bytes, is what costs CPU. Only this request's
+    connection changes (its parameters are copied, since the server shares one object).
+    """
+    if not isinstance(connection, HTTP1Connection):
+        return
+    connection.params = copy.copy(connection.params)
+    connection.params.chunk_size = size
+    connection.stream.read_chunk_size = max(connection.stream.read_chunk_size, size)
 
 
 class BodyRelay:
@@ -27,6 +46,15 @@ class BodyRelay:
 
     async def feed(self, chunk: bytes) -> None:
         """Queue one chunk; returns early (dropping it) once the consumer has finished."""
+        if self.task.done():
+            return  # the consumer answered already (a refusal): drain the rest
+        try:
+            # The common case, without the two futures below: at hundreds of MB/s a part is
+            # thousands of chunks, and their per-chunk cost is what the relay spends its CPU on.
+            self.queue.put_nowait(chunk)
+            return
+        except asyncio.QueueFull:
+            pass
         put = asyncio.ensure_future(self.queue.put(chunk))
         await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
         if not put.done():

@@ -8,11 +8,13 @@ the same on both.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -351,3 +353,44 @@ async def test_sessions_survive_a_restart(storage: TzStorage) -> None:
     await again.complete(ALICE, up["id"])
     assert time.monotonic() - started < 10
     assert (await again.workspace.stat(ALICE, "user:alice", "r.bin"))["size"] == 6 * MiB
+
+
+@pytest.mark.parametrize("checksum", ["CRC32", "none"])
+async def test_s3_parts_carry_their_crc32_instead_of_a_payload_hash(s3_url, checksum) -> None:
+    """With ``CRC32`` S3 can refuse a part whose bytes changed on the way, and the service no
+    longer hashes every byte for the signature; ``none`` (for stores that refuse checksum
+    headers) keeps the signed payload hash."""
+    storage = TzStorage(
+        url=f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+        storage_options={"client_kwargs": {"endpoint_url": s3_url}, "skip_instance_cache": True},
+    )
+    ws = TzWorkspace(storage=storage)
+    uploads = TzUploads(workspace=ws, part_checksum=checksum)
+    data = os.urandom(5 * MiB + 777)
+    parts = {1: data[: 5 * MiB], 2: data[5 * MiB :]}
+    sent: dict[int, dict[str, str]] = {}
+
+    def record(request, **_) -> None:
+        number = int(request.url.partition("partNumber=")[2].partition("&")[0])
+        sent[number] = {k.lower(): v for k, v in request.headers.items()}
+
+    up = await uploads.create(ALICE, "user:alice", "sum.bin", len(data), part_size=5 * MiB)
+    client = await ws._s3(storage.fs.set_session())
+    client.meta.events.register("before-send.s3.UploadPart", record)
+    for n, part in parts.items():
+        await uploads.put_part(ALICE, up["id"], n, part)
+    await uploads.complete(ALICE, up["id"])
+
+    assert await read_all(ws, ALICE, "user:alice", "sum.bin") == data
+    for n, part in parts.items():
+        headers = {k: v if isinstance(v, str) else v.decode() for k, v in sent[n].items()}
+        if checksum == "CRC32":
+            crc = zlib.crc32(part).to_bytes(4, "big")
+            assert headers["x-amz-checksum-crc32"] == base64.b64encode(crc).decode()
+            assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+        else:
+            assert "x-amz-checksum-crc32" not in headers
+            assert headers["x-amz-content-sha256"] == hashlib.sha256(part).hexdigest()
+    bucket, key = ws._bucket_key("workspace/users/alice/sum.bin")
+    head = await ws._call("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert ("ChecksumCRC32" in head) == (checksum == "CRC32")  # S3 kept the parts' checksums

@@ -42,7 +42,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..identity import Identity
-from ..storage import TzStorage
+from ..storage import TzStorage, add_tz_hooks
 from .paths import RESERVED_PREFIX, workspace_key
 
 T = TypeVar("T")
@@ -124,7 +124,12 @@ class TzWorkspace(LoggingConfigurable):
         )
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
-        return await self._s3(self.storage.fs._call_s3(method, **kwargs))
+        return await self._s3(self._call_on_io_loop(method, kwargs))
+
+    async def _call_on_io_loop(self, method: str, kwargs: dict[str, Any]) -> Any:
+        fs = self.storage.fs
+        add_tz_hooks(await fs.set_session())  # s3fs may have made a new client since
+        return await fs._call_s3(method, **kwargs)
 
     async def _gather(self, aws: list[Awaitable[T]]) -> list[T]:
         sem = asyncio.Semaphore(S3_CONCURRENCY)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..bodystream import BodyRelay
+from ..bodystream import BodyRelay, read_in_big_chunks
 from ..errors import InvalidRequest
 from ..jobs.types import check_fields
 from ..service.base import TzAPIHandler
@@ -226,6 +226,7 @@ class UploadPartHandler(WorkspaceBase):
     async def prepare(self) -> None:
         await super().prepare()
         self.request.connection.set_max_body_size(MAX_PART_SIZE)  # type: ignore[union-attr]
+        read_in_big_chunks(self.request.connection)
         try:
             number = int(self.path_kwargs["number"])
         except ValueError:

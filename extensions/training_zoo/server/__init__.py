@@ -27,7 +27,7 @@ from tornado.iostream import StreamClosedError
 from traitlets import Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..bodystream import BodyRelay
+from ..bodystream import BodyRelay, read_in_big_chunks
 from ..snapshot import SnapshotTooLarge, pack_directory
 from . import labcopy
 from .labcopy import LabPathError, ServiceClient, ServiceError, lab_path
@@ -222,6 +222,7 @@ class PartForwardHandler(TzHandler):
         if not self.authorizer.is_authorized(self, self.current_user, "write", self.auth_resource):
             raise web.HTTPError(403, "not authorized to use the TZ API")
         self.request.connection.set_max_body_size(MAX_PART_BYTES)  # type: ignore[union-attr]
+        read_in_big_chunks(self.request.connection)
         length = self.request.headers.get("Content-Length")
         self.relay = BodyRelay(lambda body: self.send_on(length, body))
 

@@ -14,8 +14,10 @@ import os
 import posixpath
 import shutil
 from pathlib import Path
+from typing import Any
 
 import fsspec
+from botocore.config import Config
 from traitlets import Dict, Unicode, default
 from traitlets.config import LoggingConfigurable
 
@@ -43,6 +45,27 @@ def join_key(*parts: str) -> str:
 
 S3_CHECKSUMS = {"request_checksum_calculation": "when_required",
                 "response_checksum_validation": "when_required"}  # fmt: skip
+
+
+def _unsigned_when_checksummed(request: Any, **_: Any) -> None:
+    """``before-sign.s3.UploadPart``: send a part that carries its CRC32 with an unsigned payload.
+
+    Over plain http botocore otherwise hashes every byte with SHA-256 for the signature. The
+    CRC32 header is signed and S3 checks the bytes against it: the integrity botocore itself
+    settles for over HTTPS, where it leaves payloads that carry a checksum unsigned.
+    """
+    config = request.context.get("client_config")
+    if config is None or "x-amz-checksum-crc32" not in request.headers:
+        return
+    s3 = dict(config.s3 or {}, payload_signing_enabled=False)
+    request.context["client_config"] = config.merge(Config(s3=s3))
+
+
+def add_tz_hooks(client: Any) -> Any:
+    """Register TZ's request hooks on an S3 client (idempotent: a client keeps them once)."""
+    client.meta.events.register("before-sign.s3.UploadPart", _unsigned_when_checksummed,
+                                unique_id="tz-unsigned-when-checksummed")  # fmt: skip
+    return client
 
 
 class TzStorage(LoggingConfigurable):

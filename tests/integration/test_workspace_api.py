@@ -257,20 +257,24 @@ def test_no_hostile_path_escapes_on_any_parameter(api, platform):
 # ---- S3: cut connections ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def s3_platform(tmp_path_factory):
-    with moto_s3("tz-ws-api") as s3:
+@pytest.fixture(scope="module", params=["CRC32", "CRC32-stream"])
+def s3_platform(tmp_path_factory, request):
+    """The platform on moto S3, once with parts spooled then sent with a CRC32 header and once
+    with parts streamed on as they arrive (CRC32 in an aws-chunked trailer)."""
+    bucket = "tz-ws-api" if request.param == "CRC32" else "tz-ws-api-stream"
+    with moto_s3(bucket) as s3:
         config = f"""
-c.TzStorage.url = "s3://tz-ws-api/platform"
+c.TzStorage.url = "s3://{bucket}/platform"
 c.TzStorage.storage_options = {{"key": "testing", "secret": "testing",
                                 "client_kwargs": {{"endpoint_url": "{s3}"}}}}
+c.TzUploads.part_checksum = "{request.param}"
 """
         home = tmp_path_factory.mktemp("s3home")
         with Platform(home, tz_config=config, extra_env=CREDENTIALS) as p:
             client = boto3.client("s3", endpoint_url=s3, **{
                 "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
                 "region_name": "us-east-1"})  # fmt: skip
-            yield p, ApiClient(p.api, p.token("alice")), client
+            yield p, ApiClient(p.api, p.token("alice")), client, bucket
 
 
 def cut_put(api_url: str, token: str, path: str, body: bytes, send: int) -> None:
@@ -284,13 +288,13 @@ def cut_put(api_url: str, token: str, path: str, body: bytes, send: int) -> None
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def visible_keys(s3, prefix: str = "platform/workspace/") -> list[str]:
-    resp = s3.list_objects_v2(Bucket="tz-ws-api", Prefix=prefix)
+def visible_keys(s3, bucket: str, prefix: str = "platform/workspace/") -> list[str]:
+    resp = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     return [o["Key"] for o in resp.get("Contents", [])]
 
 
 def test_connections_cut_at_random_offsets_never_leave_a_visible_object(s3_platform):
-    platform, alice, s3 = s3_platform
+    platform, alice, s3, bucket = s3_platform
     part = 5 * MiB
     data = random.Random(7).randbytes(2 * part + 1000)
     session = alice.post("/uploads", json={"space": ME, "path": "cut/data.bin", "size": len(data),
@@ -302,24 +306,24 @@ def test_connections_cut_at_random_offsets_never_leave_a_visible_object(s3_platf
                 data[(number - 1) * part : number * part], offset)  # fmt: skip
         received = alice.get(f"/uploads/{session['id']}").json()["received"]
         assert [p for p in received if p["size"] != part] == [], (offset, received)
-        assert visible_keys(s3) == [], offset
+        assert visible_keys(s3, bucket) == [], offset
     r = alice.post(f"/uploads/{session['id']}/complete")
     assert r.status_code == 400 and "missing parts" in r.json()["message"]
-    assert visible_keys(s3) == []
+    assert visible_keys(s3, bucket) == []
     for n in (3, 2, 1):
         alice.put(f"/uploads/{session['id']}/parts/{n}", data=data[(n - 1) * part : n * part])
     assert alice.post(f"/uploads/{session['id']}/complete").status_code == 200
-    assert visible_keys(s3) == ["platform/workspace/users/alice/cut/data.bin"]
-    got = s3.get_object(Bucket="tz-ws-api", Key="platform/workspace/users/alice/cut/data.bin")
+    assert visible_keys(s3, bucket) == ["platform/workspace/users/alice/cut/data.bin"]
+    got = s3.get_object(Bucket=bucket, Key="platform/workspace/users/alice/cut/data.bin")
     assert hashlib.sha256(got["Body"].read()).digest() == hashlib.sha256(data).digest()
-    assert s3.list_multipart_uploads(Bucket="tz-ws-api").get("Uploads", []) == []
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 def test_abort_on_s3_drops_the_multipart_upload(s3_platform):
-    _, alice, s3 = s3_platform
+    _, alice, s3, bucket = s3_platform
     session = open_session(alice, "cut/aborted.bin", 6 * MiB)
     alice.put(f"/uploads/{session['id']}/parts/1", data=os.urandom(5 * MiB))
-    assert len(s3.list_multipart_uploads(Bucket="tz-ws-api").get("Uploads", [])) == 1
+    assert len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])) == 1
     assert alice.delete(f"/uploads/{session['id']}").status_code == 204
-    assert s3.list_multipart_uploads(Bucket="tz-ws-api").get("Uploads", []) == []
-    assert "platform/workspace/users/alice/cut/aborted.bin" not in visible_keys(s3)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "platform/workspace/users/alice/cut/aborted.bin" not in visible_keys(s3, bucket)

@@ -355,11 +355,12 @@ async def test_sessions_survive_a_restart(storage: TzStorage) -> None:
     assert (await again.workspace.stat(ALICE, "user:alice", "r.bin"))["size"] == 6 * MiB
 
 
-@pytest.mark.parametrize("checksum", ["CRC32", "none"])
+@pytest.mark.parametrize("checksum", ["CRC32", "CRC32-stream", "none"])
 async def test_s3_parts_carry_their_crc32_instead_of_a_payload_hash(s3_url, checksum) -> None:
-    """With ``CRC32`` S3 can refuse a part whose bytes changed on the way, and the service no
-    longer hashes every byte for the signature; ``none`` (for stores that refuse checksum
-    headers) keeps the signed payload hash."""
+    """``CRC32`` sends each part's CRC32 in a header, ``CRC32-stream`` streams the part with its
+    CRC32 in a trailer: either way S3 can refuse a part whose bytes changed on the way, and the
+    service does not hash every byte for the signature. ``none`` (for stores that refuse
+    checksums) keeps the signed payload hash."""
     storage = TzStorage(
         url=f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
         storage_options={"client_kwargs": {"endpoint_url": s3_url}, "skip_instance_cache": True},
@@ -369,28 +370,66 @@ async def test_s3_parts_carry_their_crc32_instead_of_a_payload_hash(s3_url, chec
     data = os.urandom(5 * MiB + 777)
     parts = {1: data[: 5 * MiB], 2: data[5 * MiB :]}
     sent: dict[int, dict[str, str]] = {}
+    answered: dict[int, dict] = {}
+
+    def number(url: str) -> int:
+        return int(url.partition("partNumber=")[2].partition("&")[0])
 
     def record(request, **_) -> None:
-        number = int(request.url.partition("partNumber=")[2].partition("&")[0])
-        sent[number] = {k.lower(): v for k, v in request.headers.items()}
+        sent[number(request.url)] = {
+            k.lower(): v if isinstance(v, str) else v.decode() for k, v in request.headers.items()
+        }
+
+    def record_answer(http_response, parsed, **_) -> None:
+        answered[number(http_response.url)] = parsed
+
+    async def stream(b: bytes):
+        for i in range(0, len(b), 300_000):
+            yield b[i : i + 300_000]
 
     up = await uploads.create(ALICE, "user:alice", "sum.bin", len(data), part_size=5 * MiB)
     client = await ws._s3(storage.fs.set_session())
     client.meta.events.register("before-send.s3.UploadPart", record)
+    client.meta.events.register("after-call.s3.UploadPart", record_answer)
     for n, part in parts.items():
-        await uploads.put_part(ALICE, up["id"], n, part)
+        await uploads.put_part(ALICE, up["id"], n, stream(part))
     await uploads.complete(ALICE, up["id"])
 
     assert await read_all(ws, ALICE, "user:alice", "sum.bin") == data
     for n, part in parts.items():
-        headers = {k: v if isinstance(v, str) else v.decode() for k, v in sent[n].items()}
-        if checksum == "CRC32":
-            crc = zlib.crc32(part).to_bytes(4, "big")
-            assert headers["x-amz-checksum-crc32"] == base64.b64encode(crc).decode()
+        headers = sent[n]
+        crc = base64.b64encode(zlib.crc32(part).to_bytes(4, "big")).decode()
+        if checksum == "CRC32-stream":
+            assert headers["content-encoding"] == "aws-chunked"
+            assert headers["x-amz-trailer"] == "x-amz-checksum-crc32"
+            assert headers["x-amz-decoded-content-length"] == str(len(part))
+            assert headers["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+            assert answered[n]["ChecksumCRC32"] == crc  # the trailer S3 checked
+        elif checksum == "CRC32":
+            assert headers["x-amz-checksum-crc32"] == crc
             assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
         else:
-            assert "x-amz-checksum-crc32" not in headers
+            assert "x-amz-checksum-crc32" not in headers and "x-amz-trailer" not in headers
             assert headers["x-amz-content-sha256"] == hashlib.sha256(part).hexdigest()
     bucket, key = ws._bucket_key("workspace/users/alice/sum.bin")
     head = await ws._call("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    assert ("ChecksumCRC32" in head) == (checksum == "CRC32")  # S3 kept the parts' checksums
+    assert ("ChecksumCRC32" in head) == (checksum != "none")  # S3 kept the parts' checksums
+
+
+@pytest.mark.parametrize("sent", [5 * MiB - 1, 5 * MiB + 1])
+async def test_a_streamed_part_of_the_wrong_size_leaves_no_part(s3_url, sent) -> None:
+    storage = TzStorage(
+        url=f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+        storage_options={"client_kwargs": {"endpoint_url": s3_url}, "skip_instance_cache": True},
+    )
+    ws = TzWorkspace(storage=storage)
+    uploads = TzUploads(workspace=ws, part_checksum="CRC32-stream")
+
+    async def stream(n: int):
+        for i in range(0, n, MiB):
+            yield b"z" * min(MiB, n - i)
+
+    up = await uploads.create(ALICE, "user:alice", "short.bin", 6 * MiB, part_size=5 * MiB)
+    with pytest.raises(InvalidRequest, match="5242880 bytes"):
+        await uploads.put_part(ALICE, up["id"], 1, stream(sent))
+    assert (await uploads.status(ALICE, up["id"]))["received"] == []

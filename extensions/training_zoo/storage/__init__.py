@@ -61,10 +61,25 @@ def _unsigned_when_checksummed(request: Any, **_: Any) -> None:
     request.context["client_config"] = config.merge(Config(s3=s3))
 
 
+def _trailer_for_streamed_parts(params: dict, **_: Any) -> None:
+    """``before-call.s3.UploadPart``: a streamed body's checksum goes in a trailer.
+
+    botocore uses trailers (aws-chunked, ``STREAMING-UNSIGNED-PAYLOAD-TRAILER``) only over
+    HTTPS and otherwise puts the checksum in a header, which would mean reading the whole part
+    before sending its first byte. A body marked ``tz_streamed`` is sent as it arrives, with the
+    CRC32 computed on the way and checked by S3 at the end, whatever the scheme.
+    """
+    algorithm = params.get("context", {}).get("checksum", {}).get("request_algorithm")
+    if getattr(params.get("body"), "tz_streamed", False) and isinstance(algorithm, dict):
+        algorithm["in"] = "trailer"
+
+
 def add_tz_hooks(client: Any) -> Any:
     """Register TZ's request hooks on an S3 client (idempotent: a client keeps them once)."""
     client.meta.events.register("before-sign.s3.UploadPart", _unsigned_when_checksummed,
                                 unique_id="tz-unsigned-when-checksummed")  # fmt: skip
+    client.meta.events.register("before-call.s3.UploadPart", _trailer_for_streamed_parts,
+                                unique_id="tz-trailer-for-streamed-parts")  # fmt: skip
     return client
 
 

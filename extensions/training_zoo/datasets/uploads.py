@@ -285,6 +285,7 @@ class TzUploads(LoggingConfigurable):
             # failure left no part behind (S3 keeps a part only once its checksum matched).
             if isinstance(body, StreamedPart) and body.error is not None:
                 raise body.error from None
+            self.log.warning("UploadPart %d of %s failed: %r", number, key, e)
             raise BackendUnavailable(f"storage did not take part {number}: send it again",
                                      reason="StorageUnavailable") from e  # fmt: skip
         finally:

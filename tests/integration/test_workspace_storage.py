@@ -18,13 +18,19 @@ import zlib
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from s3server import moto_s3  # noqa: E402
 
 from training_zoo.datasets import TzUploads, TzWorkspace  # noqa: E402
-from training_zoo.errors import Conflict, InvalidRequest, NotFound  # noqa: E402
+from training_zoo.errors import (  # noqa: E402
+    BackendUnavailable,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+)
 from training_zoo.identity import Identity  # noqa: E402
 from training_zoo.storage import TzStorage  # noqa: E402
 
@@ -433,3 +439,29 @@ async def test_a_streamed_part_of_the_wrong_size_leaves_no_part(s3_url, sent) ->
     with pytest.raises(InvalidRequest, match="5242880 bytes"):
         await uploads.put_part(ALICE, up["id"], 1, stream(sent))
     assert (await uploads.status(ALICE, up["id"]))["received"] == []
+
+
+@pytest.mark.parametrize("checksum", ["CRC32", "CRC32-stream"])
+async def test_a_part_storage_did_not_take_answers_503_and_can_be_sent_again(s3_url, checksum):
+    storage = TzStorage(
+        url=f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
+        storage_options={"client_kwargs": {"endpoint_url": s3_url}, "skip_instance_cache": True,
+                         "config_kwargs": {"retries": {"max_attempts": 1}}},
+    )
+    ws = TzWorkspace(storage=storage)
+    uploads = TzUploads(workspace=ws, part_checksum=checksum)
+    data = os.urandom(5 * MiB)
+    up = await uploads.create(ALICE, "user:alice", "flaky.bin", len(data), part_size=5 * MiB)
+    client = await ws._s3(storage.fs.set_session())
+
+    def unreachable(**_):  # the store going away mid-upload, which moto cannot do on demand
+        raise EndpointConnectionError(endpoint_url=s3_url)
+
+    client.meta.events.register("before-send.s3.UploadPart", unreachable, unique_id="cut")
+    with pytest.raises(BackendUnavailable, match="send it again"):
+        await uploads.put_part(ALICE, up["id"], 1, data)
+    assert (await uploads.status(ALICE, up["id"]))["received"] == []
+    client.meta.events.unregister("before-send.s3.UploadPart", unique_id="cut")
+    await uploads.put_part(ALICE, up["id"], 1, data)
+    await uploads.complete(ALICE, up["id"])
+    assert await read_all(ws, ALICE, "user:alice", "flaky.bin") == data

@@ -46,6 +46,7 @@ Usage: ``.venv/bin/python benchmarks/bench_data.py [--quick] [--json PATH] [--ob
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -55,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -349,9 +351,10 @@ def start_server(p: Platform, user: str) -> requests.Session:
 class BrowserUploader:
     """Uploads a file as the Lab UI does: session, parts 4 in flight, complete."""
 
-    def __init__(self, p: Platform, browser: requests.Session) -> None:
+    def __init__(self, p: Platform, browser: requests.Session, checksum: bool = True) -> None:
         self.p = p
         self.browser = browser
+        self.checksum = checksum
         self.base = f"{p.url}/user/{USER}/tz/api/v1"
         self.xsrf = {"X-XSRFToken": browser.user_xsrf}  # type: ignore[attr-defined]
         self._local = threading.local()
@@ -377,9 +380,14 @@ class BrowserUploader:
             with open(path, "rb") as f:
                 f.seek((number - 1) * session["part_size"])
                 data = f.read(session["part_size"])
+            # As the Lab does: the part's CRC32 goes with it (the browser computes it in JS).
+            headers = {**self.xsrf, "Content-Type": "application/octet-stream"}
+            if self.checksum:
+                crc = zlib.crc32(data).to_bytes(4, "big")
+                headers["X-TZ-Checksum-CRC32"] = base64.b64encode(crc).decode()
             r = self._session().put(
                 f"{self.base}/uploads/{session['id']}/parts/{number}", data=data,
-                headers={**self.xsrf, "Content-Type": "application/octet-stream"}, timeout=600,
+                headers=headers, timeout=600,
             )  # fmt: skip
             if r.status_code != 200 or r.json()["size"] != len(data):
                 raise RuntimeError(f"part {number} answered {r.status_code}: {r.text[:500]}")
@@ -549,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
         help="timed first-page calls of each kind and limit (default 9; 5 quick)",
     )
     parser.add_argument("--skip", default="", help="comma-separated: list,upload")
+    parser.add_argument("--no-part-crc", action="store_true",
+                        help="diagnostic: send parts without X-TZ-Checksum-CRC32, as curl would "
+                        "(the service then spools each part)")  # fmt: skip
     args = parser.parse_args(argv)
     n = args.objects or (10_000 if args.quick else 100_000)
     size = (args.size_mb or (200 if args.quick else 1024)) * MiB
@@ -594,7 +605,8 @@ c.TzStorage.storage_options = {{"key": "testing", "secret": "testing",
                     print(f"  filled in {fill_s:.0f} s ({n / fill_s:.0f} puts/s)", flush=True)
                     runs += list_figures(boto, api, meter, n, repeats, lat_repeats)
                 if "upload" not in skip:
-                    runs += upload_figures(p, s3, boto, meter, procs, Path(tmp), size, repeats)
+                    runs += upload_figures(p, s3, boto, meter, procs, Path(tmp), size, repeats,
+                                           not args.no_part_crc)  # fmt: skip
             finally:
                 foreign.stop()
     finally:
@@ -698,7 +710,7 @@ def list_figures(boto: Boto3Side, api: ApiSide, meter: Meter, n: int, repeats: i
 
 
 def upload_figures(p: Platform, s3: Any, boto: Boto3Side, meter: Meter, procs: Procs, tmp: Path,
-                   size: int, repeats: int) -> list[Run]:  # fmt: skip
+                   size: int, repeats: int, part_crc: bool = True) -> list[Run]:  # fmt: skip
     runs: list[Run] = []
     print(f"writing a {size // MiB} MiB file ...", flush=True)
     path = tmp / "upload.bin"
@@ -708,7 +720,7 @@ def upload_figures(p: Platform, s3: Any, boto: Boto3Side, meter: Meter, procs: P
     print("starting alice's server (browser login) ...", flush=True)
     browser = start_server(p, USER)
     procs.refresh()
-    uploader = BrowserUploader(p, browser)
+    uploader = BrowserUploader(p, browser, checksum=part_crc)
     service_pid = p.service_pid()
     if service_pid is None:
         raise RuntimeError("no TZ service process found")

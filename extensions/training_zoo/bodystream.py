@@ -32,6 +32,21 @@ def read_in_big_chunks(connection: Any, size: int = RELAY_CHUNK) -> None:
     connection.stream.read_chunk_size = max(connection.stream.read_chunk_size, size)
 
 
+class ClosesOnError:
+    """Mix into a ``stream_request_body`` handler before its base class.
+
+    An error answered before the body was read (a refused token, a bad part number) ends the
+    connection: tornado closes it rather than read the body, but only decides so after it wrote
+    the headers, without ``Connection: close``. A keep-alive client such as configurable-http-proxy
+    then sends its next request into the closed socket and its user sees a 503. Saying
+    ``Connection: close`` in every error answer of these handlers costs at most a new connection.
+    """
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Connection", "close")  # type: ignore[attr-defined]
+        super().write_error(status_code, **kwargs)  # type: ignore[misc]
+
+
 class BodyRelay:
     """Start ``consume(relay.chunks())`` as a task; feed it with :meth:`feed`, then :meth:`end`."""
 

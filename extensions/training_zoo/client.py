@@ -1209,17 +1209,28 @@ class Client:
         return self._json("GET", f"uploads/{quote(upload_id, safe='')}")
 
     def put_upload_part(
-        self, upload_id: str, number: int, data: bytes | Iterable[bytes], length: int
+        self,
+        upload_id: str,
+        number: int,
+        data: bytes | Iterable[bytes],
+        length: int,
+        crc32: str | None = None,
     ) -> dict[str, Any]:
         """Send part ``number`` (1-based) of ``length`` bytes; returns ``{number, size, etag}``.
 
         ``data`` may be an iterable of chunks: the part is streamed, never held whole.
+        ``crc32`` (base64 of the part's 4 big-endian CRC32 bytes, see
+        ``transfers.crc32_of_range``) lets the service and S3 refuse bytes changed on the way,
+        and lets the service stream the part straight on to S3.
         """
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
+        if crc32 is not None:
+            headers["X-TZ-Checksum-CRC32"] = crc32
         return self._json(
             "PUT",
             f"uploads/{quote(upload_id, safe='')}/parts/{int(number)}",
             content=data,
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
+            headers=headers,
         )
 
     def complete_upload(self, upload_id: str) -> dict[str, Any]:

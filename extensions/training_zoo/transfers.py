@@ -26,12 +26,14 @@ killed process, a dropped connection) therefore loses at most the parts in fligh
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import posixpath
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -111,9 +113,7 @@ class _Tracker:
                 self._callback(self.state)
 
 
-def md5_of_range(path: str | os.PathLike[str], offset: int, length: int) -> str:
-    """MD5 hex digest of ``length`` bytes of a file from ``offset`` (an S3 part's ETag)."""
-    digest = hashlib.md5(usedforsecurity=False)
+def _read_range(path: str | os.PathLike[str], offset: int, length: int) -> Iterator[bytes]:
     with open(path, "rb") as f:
         f.seek(offset)
         remaining = length
@@ -121,9 +121,25 @@ def md5_of_range(path: str | os.PathLike[str], offset: int, length: int) -> str:
             chunk = f.read(min(CHUNK, remaining))
             if not chunk:
                 break
-            digest.update(chunk)
             remaining -= len(chunk)
+            yield chunk
+
+
+def md5_of_range(path: str | os.PathLike[str], offset: int, length: int) -> str:
+    """MD5 hex digest of ``length`` bytes of a file from ``offset`` (an S3 part's ETag)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in _read_range(path, offset, length):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def crc32_of_range(path: str | os.PathLike[str], offset: int, length: int) -> str:
+    """CRC32 of ``length`` bytes of a file from ``offset``, as S3 writes it (base64 of the 4
+    big-endian bytes): what ``X-TZ-Checksum-CRC32`` carries with a part."""
+    crc = 0
+    for chunk in _read_range(path, offset, length):
+        crc = zlib.crc32(chunk, crc)
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 def _retryable(exc: Exception) -> bool:
@@ -131,6 +147,8 @@ def _retryable(exc: Exception) -> bool:
 
     if not isinstance(exc, TzClientError):
         return False
+    if exc.status == 400 and "X-TZ-Checksum-CRC32" in str(exc):
+        return True  # the part's bytes changed on the way: nothing was kept, send it again
     return exc.status is None or exc.status >= 500 or exc.status == 429
 
 
@@ -293,9 +311,11 @@ class _Uploader:
         for attempt in range(1, ATTEMPTS + 1):
             digest = hashlib.md5(usedforsecurity=False)
             sent = [0]
+            # Read twice (once here from the page cache): the CRC32 must go before the bytes.
+            crc32 = crc32_of_range(plan.local, offset, length)
             body = self._part_body(plan, offset, length, digest, sent)
             try:
-                result = self.client.put_upload_part(upload_id, number, body, length)
+                result = self.client.put_upload_part(upload_id, number, body, length, crc32)
             except Exception as exc:
                 # Progress counted the bytes of the failed attempt: take them back.
                 self.tracker.update(done=-sent[0])

@@ -6,9 +6,11 @@ server's own token and streams SSE without buffering.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
+import zlib
 
 import pytest
 import requests
@@ -154,6 +156,28 @@ def test_an_upload_in_parts_streams_through_the_users_server(platform, alice_bro
     r = s.get(tz(platform, "alice", "api/v1/workspace/download"), timeout=30,
               params={"space": "user:alice", "path": "via-lab/blob.bin"})  # fmt: skip
     assert r.content == data
+
+
+def test_a_part_travels_with_its_crc32_and_changed_bytes_are_refused(platform, alice_browser):
+    """The Lab sends each part's CRC32 in X-TZ-Checksum-CRC32; the user server passes it on, so a
+    part whose bytes changed between the browser and the service is refused and not kept."""
+    s, xsrf = alice_browser, {"X-XSRFToken": alice_browser.user_xsrf}
+    data = os.urandom(1000)
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    body = {"space": "user:alice", "path": "via-lab/checked.bin", "size": len(data)}
+    session = s.post(tz(platform, "alice", "api/v1/uploads"), json=body, headers=xsrf,
+                     timeout=30).json()  # fmt: skip
+    part = tz(platform, "alice", f"api/v1/uploads/{session['id']}/parts/1")
+    changed = bytes([data[0] ^ 1]) + data[1:]
+    r = s.put(part, data=changed, headers={**xsrf, "X-TZ-Checksum-CRC32": crc}, timeout=30)
+    assert r.status_code == 400 and list(r.json()["errors"]) == ["X-TZ-Checksum-CRC32"], r.text
+    status = s.get(tz(platform, "alice", f"api/v1/uploads/{session['id']}"), timeout=30).json()
+    assert status["received"] == []
+    r = s.put(part, data=data, headers={**xsrf, "X-TZ-Checksum-CRC32": crc}, timeout=30)
+    assert r.status_code == 200, r.text
+    r = s.post(tz(platform, "alice", f"api/v1/uploads/{session['id']}/complete"), headers=xsrf,
+               timeout=30)  # fmt: skip
+    assert r.status_code == 200 and r.json()["size"] == len(data), r.text
 
 
 def test_copy_a_folder_from_the_lab_home_to_the_workspace_and_back(platform, alice_browser):

@@ -4,10 +4,12 @@ the session platform, and a second platform on moto S3 for cut connections and m
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import random
 import socket
+import zlib
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -93,18 +95,21 @@ def test_an_open_session_is_listed_for_resume_and_abort_leaves_nothing(api):
 
 
 @pytest.mark.parametrize(
-    ("number", "body", "status", "field"),
+    ("number", "body", "status", "field", "crc"),
     [
-        ("0", b"x", 400, "number"),
-        ("4", b"x", 400, "number"),
-        ("1", b"x" * (5 * MiB + 1), 400, "data"),
-        ("3", b"x" * 10, 400, "data"),
+        ("0", b"x", 400, "number", None),
+        ("4", b"x", 400, "number", None),
+        ("1", b"x" * (5 * MiB + 1), 400, "data", None),
+        ("3", b"x" * 10, 400, "data", None),
+        ("3", b"x" * MiB, 400, "X-TZ-Checksum-CRC32", "AAAAAA=="),
+        ("3", b"x" * MiB, 400, "X-TZ-Checksum-CRC32", "not base64"),
     ],
 )
-def test_bad_parts_are_refused_naming_the_field(api, number, body, status, field):
+def test_bad_parts_are_refused_naming_the_field(api, number, body, status, field, crc):
     alice = api("alice")
-    session = open_session(alice, f"bad/{number}-{len(body)}", 11 * MiB)
-    r = alice.put(f"/uploads/{session['id']}/parts/{number}", data=body)
+    session = open_session(alice, f"bad/{number}-{len(body)}-{crc}", 11 * MiB)
+    r = alice.put(f"/uploads/{session['id']}/parts/{number}", data=body,
+                  headers={"X-TZ-Checksum-CRC32": crc} if crc else {})  # fmt: skip
     assert (r.status_code, list(r.json()["errors"])) == (status, [field])
     alice.delete(f"/uploads/{session['id']}")
 
@@ -277,13 +282,19 @@ c.TzUploads.part_checksum = "{request.param}"
             yield p, ApiClient(p.api, p.token("alice")), client, bucket
 
 
-def cut_put(api_url: str, token: str, path: str, body: bytes, send: int) -> None:
-    """Start a PUT that announces ``len(body)`` bytes, send ``send`` of them, and hang up."""
+def crc_of(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def cut_put(api_url: str, token: str, path: str, body: bytes, send: int, crc: bool) -> None:
+    """Start a PUT that announces ``len(body)`` bytes, send ``send`` of them, and hang up; with
+    ``crc`` the part's CRC32 goes with it, as the Lab sends it (the part then streams on)."""
     url = urlparse(api_url + path)
+    checksum = f"X-TZ-Checksum-CRC32: {crc_of(body)}\r\n" if crc else ""
     with socket.create_connection((url.hostname, url.port)) as sock:
         head = (f"PUT {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
                 f"Authorization: token {token}\r\nContent-Type: application/octet-stream\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+                f"{checksum}Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
         sock.sendall(head.encode() + body[:send])
         sock.shutdown(socket.SHUT_RDWR)
 
@@ -303,15 +314,19 @@ def test_connections_cut_at_random_offsets_never_leave_a_visible_object(s3_platf
     for i, offset in enumerate(offsets):
         number = 1 + i % 2
         cut_put(platform.api, platform.token("alice"), f"/uploads/{session['id']}/parts/{number}",
-                data[(number - 1) * part : number * part], offset)  # fmt: skip
-        received = alice.get(f"/uploads/{session['id']}").json()["received"]
+                data[(number - 1) * part : number * part], offset, crc=i % 4 >= 2)  # fmt: skip
+        r = alice.get(f"/uploads/{session['id']}")
+        assert r.status_code == 200, (offset, r.text[:300])
+        received = r.json()["received"]
         assert [p for p in received if p["size"] != part] == [], (offset, received)
         assert visible_keys(s3, bucket) == [], offset
     r = alice.post(f"/uploads/{session['id']}/complete")
     assert r.status_code == 400 and "missing parts" in r.json()["message"]
     assert visible_keys(s3, bucket) == []
     for n in (3, 2, 1):
-        alice.put(f"/uploads/{session['id']}/parts/{n}", data=data[(n - 1) * part : n * part])
+        chunk = data[(n - 1) * part : n * part]
+        alice.put(f"/uploads/{session['id']}/parts/{n}", data=chunk,
+                  headers={"X-TZ-Checksum-CRC32": crc_of(chunk)} if n != 2 else {})  # fmt: skip
     assert alice.post(f"/uploads/{session['id']}/complete").status_code == 200
     assert visible_keys(s3, bucket) == ["platform/workspace/users/alice/cut/data.bin"]
     got = s3.get_object(Bucket=bucket, Key="platform/workspace/users/alice/cut/data.bin")

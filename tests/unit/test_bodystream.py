@@ -6,9 +6,12 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
+from tornado import web
 from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 
-from training_zoo.bodystream import RELAY_CHUNK, BodyRelay, read_in_big_chunks
+from training_zoo.bodystream import RELAY_CHUNK, BodyRelay, ClosesOnError, read_in_big_chunks
 
 
 async def test_chunks_reach_the_consumer_in_order() -> None:
@@ -61,3 +64,34 @@ def test_big_chunks_change_only_this_request() -> None:
     assert conn.params.chunk_size == RELAY_CHUNK and stream.read_chunk_size == RELAY_CHUNK
     assert shared.chunk_size == 65536  # the server's other connections keep theirs
     read_in_big_chunks(object())  # anything but an HTTP/1 connection is left alone
+
+
+@web.stream_request_body
+class RefusingPartHandler(ClosesOnError, web.RequestHandler):
+    async def prepare(self) -> None:
+        raise web.HTTPError(403, "no token")
+
+    def data_received(self, chunk: bytes) -> None:
+        pass
+
+    def put(self) -> None:
+        self.finish("kept")
+
+
+async def test_an_error_before_the_body_is_read_says_the_connection_closes() -> None:
+    """Tornado hangs up rather than read the body a refusal left unread; a keep-alive proxy must
+    be told, or its next request on that connection fails (a 503 for the user)."""
+    sock, port = bind_unused_port()
+    server = HTTPServer(web.Application([(r"/part", RefusingPartHandler)]))
+    server.add_sockets([sock])
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"PUT /part HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
+        writer.write(b"x" * 1000)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+        writer.close()
+    finally:
+        server.stop()
+    assert head.startswith("http/1.1 403")
+    assert "\r\nconnection: close\r\n" in head

@@ -10,6 +10,8 @@ at all. ``abort`` and ``sweep`` remove what an abandoned session left behind.
 - **S3**: one S3 multipart upload per session (``UploadPart`` for each part, so parts go straight to
   the store; ``CompleteMultipartUpload`` publishes the object; ``AbortMultipartUpload`` drops it).
   Each part carries its CRC32, which S3 checks before it keeps the part (``part_checksum``).
+  A client that sends the part's CRC32 with it (``X-TZ-Checksum-CRC32``: the Lab, the SDK and
+  the CLI do) gets its bytes checked end to end, and the part streams straight on to S3.
 - **Local folder**: each part is a file in a staging folder ``uploads/<user>/<id>.parts/`` (never
   under the final key); ``complete`` concatenates them into a hidden temporary file next to the
   final key and ``os.replace``s it there.
@@ -53,6 +55,8 @@ MAX_PARTS = 10_000  # S3's maximum part count
 DEFAULT_PART_SIZE = 16 * MiB
 UPLOADS_PREFIX = "uploads"
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
+CRC32_RE = re.compile(r"^[A-Za-z0-9+/]{6}==$")  # 4 bytes in base64, as S3 writes a CRC32
+CRC32_HEADER = "X-TZ-Checksum-CRC32"
 KNOWN_SESSIONS = 4096  # session documents kept in memory (a few hundred bytes each)
 
 
@@ -104,6 +108,11 @@ class TzUploads(LoggingConfigurable):
         current MinIO); moto decodes them slowly, so it is not the default.
         ``none``: spooled, no checksum; over plain http the SigV4 signature covers each part's
         SHA-256 (about 0.5 CPU-s more per GiB); for stores that refuse checksum headers.
+
+        A part sent with its CRC32 in ``X-TZ-Checksum-CRC32`` (the Lab, the SDK and the CLI
+        send it) is checked against it by the service whatever the mode; with ``CRC32`` or
+        ``CRC32-stream`` it then streams straight on to S3 with that CRC32 in the signed header
+        (no temporary file, no trailer), so S3 checks the client's own checksum.
         Default: ``CRC32``.
         """,
     ).tag(config=True)
@@ -231,18 +240,26 @@ class TzUploads(LoggingConfigurable):
             raise Conflict(f"{path} already exists", reason="PathExists")
 
     async def put_part(self, user: Identity, upload_id: str, number: int,
-                       data: bytes | AsyncIterator[bytes]) -> dict:  # fmt: skip
+                       data: bytes | AsyncIterator[bytes],
+                       crc32: str | None = None) -> dict:  # fmt: skip
         """Store part ``number`` (1-based); sending a number again replaces that part.
 
-        Returns ``{"number", "size", "etag"}``.
+        ``crc32`` is the part's CRC32 as the client computed it (base64 of the 4 big-endian
+        bytes, like S3's ``x-amz-checksum-crc32``); a part whose bytes do not match it is not
+        kept. Returns ``{"number", "size", "etag"}``.
 
         Raises
         ------
         NotFound
             For an unknown upload id, or another user's.
         InvalidRequest
-            For a part number out of range or a part of the wrong size.
+            For a part number out of range, a part of the wrong size, a malformed ``crc32``, or
+            bytes that do not match it (naming ``X-TZ-Checksum-CRC32``).
         """
+        if crc32 is not None and not CRC32_RE.match(crc32):
+            raise InvalidRequest.field(
+                CRC32_HEADER, "must be the part's CRC32 as 8 base64 characters (like S3's "
+                "x-amz-checksum-crc32), or left out")  # fmt: skip
         session = await self._load(user, upload_id)
         # Re-check the space: a user who left the team can no longer write into its space.
         key = workspace_key(user, session["space"], session["path"])
@@ -253,27 +270,38 @@ class TzUploads(LoggingConfigurable):
         ):
             raise InvalidRequest.field("number", f"must be from 1 to {session['parts']}")
         expected = self._part_length(session, number)
+        want = _crc_int(crc32)
         if session["backend"] == "local":
-            size, etag = await self._local_part(session, number, data, expected)
+            size, etag = await self._local_part(session, number, data, expected, want)
         else:
-            size, etag = expected, await self._s3_part(session, key, number, data, expected)
+            size = expected
+            etag = await self._s3_part(session, key, number, data, expected, want)
         return {"number": number, "size": size, "etag": etag}
 
     async def _s3_part(self, session: dict, key: str, number: int,
-                       data: bytes | AsyncIterator[bytes], expected: int) -> str:  # fmt: skip
+                       data: bytes | AsyncIterator[bytes], expected: int,
+                       want: int | None) -> str:  # fmt: skip
         """``UploadPart`` as ``session["checksum"]`` says (see ``part_checksum``); the ETag."""
         bucket, skey = self.workspace._bucket_key(key)
         mode = session.get("checksum")
-        if mode == "CRC32-stream":
-            body: Any = StreamedPart(_chunks(data), expected, asyncio.get_running_loop())
-            checksum = {"ChecksumAlgorithm": "CRC32"}  # sent in a trailer, see add_tz_hooks
+        loop = asyncio.get_running_loop()
+        checksum: dict[str, str] = {}
+        if mode != "none" and want is not None:
+            # The client's CRC32 is known before the first byte: stream with it in the header.
+            body: Any = StreamedPart(_chunks(data), expected, loop, crc32=want, number=number)
+            checksum["ChecksumCRC32"] = _crc_text(want)
+        elif mode == "CRC32-stream":
+            body = StreamedPart(_chunks(data), expected, loop, trailer=True)
+            checksum["ChecksumAlgorithm"] = "CRC32"  # sent in a trailer, see add_tz_hooks
         else:
             # The length and checksum (or, unsigned, the sha256) go before the first byte, so the
             # part is spooled to a local temporary file, not held in memory.
             body, crc = await _spool(data, expected, self.spool_dir or None)
-            checksum = {}
+            if want is not None and crc != want:
+                body.close()
+                raise _crc_mismatch(number)
             if mode == "CRC32":
-                checksum["ChecksumCRC32"] = base64.b64encode(crc.to_bytes(4, "big")).decode()
+                checksum["ChecksumCRC32"] = _crc_text(crc)
         try:
             resp = await self.workspace._call(
                 "upload_part", Bucket=bucket, Key=skey, UploadId=session["s3_upload_id"],
@@ -293,12 +321,12 @@ class TzUploads(LoggingConfigurable):
         return resp["ETag"].strip('"')
 
     async def _local_part(self, session: dict, number: int, data: bytes | AsyncIterator[bytes],
-                          expected: int) -> tuple[int, str]:  # fmt: skip
+                          expected: int, want: int | None) -> tuple[int, str]:  # fmt: skip
         staging = self._staging(session["user"], session["id"])
         await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
         tmp = staging / f"{RESERVED_PREFIX}{number:05d}-{uuid.uuid4().hex}"
         md5 = hashlib.md5(usedforsecurity=False)
-        size = 0
+        size = crc = 0
         f = await asyncio.to_thread(open, tmp, "wb")
         try:
             async for chunk in _chunks(data):
@@ -306,10 +334,14 @@ class TzUploads(LoggingConfigurable):
                 if size > expected:
                     raise InvalidRequest.field("data", f"part {number} must be {expected} bytes")
                 md5.update(chunk)
+                if want is not None:
+                    crc = zlib.crc32(chunk, crc)
                 await asyncio.to_thread(f.write, chunk)
             f.close()
             if size != expected:
                 raise InvalidRequest.field("data", f"part {number} must be {expected} bytes")
+            if want is not None and crc != want:
+                raise _crc_mismatch(number)
             etag = md5.hexdigest()
             # Part then etag: status() trusts the etag only when it names this part's size.
             await asyncio.to_thread(os.replace, tmp, staging / f"{number:05d}")
@@ -567,21 +599,41 @@ async def _chunks(data: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
+def _crc_int(text: str | None) -> int | None:
+    return None if text is None else int.from_bytes(base64.b64decode(text), "big")
+
+
+def _crc_text(crc: int) -> str:
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
+def _crc_mismatch(number: int) -> InvalidRequest:
+    return InvalidRequest.field(
+        CRC32_HEADER, f"part {number} arrived with other bytes than the ones it was computed "
+        "from (changed on the way?); nothing was kept: send the part again")  # fmt: skip
+
+
 class StreamedPart:
     """An ``UploadPart`` body read from the part's request while it arrives.
 
     botocore and aiohttp read it on s3fs's event loop; the chunks come from the request on the
     service's loop. It ends with an error (so the request to S3 breaks off and S3 keeps nothing)
-    when the part is not exactly ``expected`` bytes; :attr:`error` keeps that error for the caller.
+    when the part is not exactly ``expected`` bytes, or, given the client's ``crc32``, when its
+    bytes do not match it: the last chunk is held back until the CRC32 is checked, so S3 never
+    gets the whole part. :attr:`error` keeps that error for the caller.
     """
 
-    tz_streamed = True  # add_tz_hooks sends such bodies as aws-chunked with a trailing checksum
-
     def __init__(self, chunks: AsyncIterator[bytes], expected: int,
-                 loop: asyncio.AbstractEventLoop) -> None:  # fmt: skip
+                 loop: asyncio.AbstractEventLoop, *, crc32: int | None = None, number: int = 0,
+                 trailer: bool = False) -> None:  # fmt: skip
         self._chunks = chunks
+        self._number = number
         self._expected = expected
         self._loop = loop
+        self._want = crc32
+        self._crc = 0
+        # add_tz_hooks sends a body marked so as aws-chunked with the CRC32 in a trailer.
+        self.tz_streamed = trailer
         self.size = 0
         self.error: BaseException | None = None
 
@@ -595,10 +647,23 @@ class StreamedPart:
             self.size += len(chunk)
             if self.size > self._expected or (not chunk and self.size < self._expected):
                 raise InvalidRequest.field("data", f"the part must be {self._expected} bytes")
+            if self._want is not None:
+                self._crc = zlib.crc32(chunk, self._crc)
+                if self.size == self._expected and self._crc != self._want:
+                    raise _crc_mismatch(self._number)
         except BaseException as e:
             self.error = e
             raise
         return chunk
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # aiohttp sends an async iterable as it comes (a header-checksummed part is not wrapped
+        # in aws-chunked framing, so the body goes to aiohttp as it is).
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while chunk := await self.read():
+            yield chunk
 
     def close(self) -> None:
         pass

@@ -16,12 +16,12 @@ from urllib.parse import quote
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..bodystream import BodyRelay, read_in_big_chunks
+from ..bodystream import BodyRelay, ClosesOnError, read_in_big_chunks
 from ..errors import InvalidRequest
 from ..jobs.types import check_fields
 from ..service.base import TzAPIHandler
 from .previews import THUMBNAIL_MAX, THUMBNAIL_MIN, TzPreviews
-from .uploads import MAX_PART_SIZE, TzUploads
+from .uploads import CRC32_HEADER, MAX_PART_SIZE, TzUploads
 from .workspace import MAX_LIMIT, TzWorkspace
 
 READ, WRITE = "custom:tz:workspace:read", "custom:tz:workspace:write"
@@ -218,7 +218,7 @@ class UploadCompleteHandler(WorkspaceBase):
 
 
 @web.stream_request_body
-class UploadPartHandler(WorkspaceBase):
+class UploadPartHandler(ClosesOnError, WorkspaceBase):
     """``PUT`` one part; the body flows to storage while it arrives."""
 
     required_scopes = {"PUT": WRITE}
@@ -232,8 +232,9 @@ class UploadPartHandler(WorkspaceBase):
         except ValueError:
             raise InvalidRequest.field("number", "must be an integer") from None
         upload_id = self.path_kwargs["upload_id"]
+        crc32 = self.request.headers.get(CRC32_HEADER)
         self.relay = BodyRelay(
-            lambda body: self.uploads.put_part(self.identity, upload_id, number, body)
+            lambda body: self.uploads.put_part(self.identity, upload_id, number, body, crc32)
         )
 
     async def data_received(self, chunk: bytes) -> None:

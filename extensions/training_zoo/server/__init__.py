@@ -27,7 +27,7 @@ from tornado.iostream import StreamClosedError
 from traitlets import Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..bodystream import BodyRelay, read_in_big_chunks
+from ..bodystream import BodyRelay, ClosesOnError, read_in_big_chunks
 from ..snapshot import SnapshotTooLarge, pack_directory
 from . import labcopy
 from .labcopy import LabPathError, ServiceClient, ServiceError, lab_path
@@ -204,10 +204,12 @@ class ForwardHandler(TzHandler):
 
 
 MAX_PART_BYTES = 5 * 1024**3  # S3's largest part; the service checks each part's exact size
+# The part's CRC32 as the browser computed it: the service and S3 check the bytes against it.
+PART_HEADERS = ("X-TZ-Checksum-CRC32",)
 
 
 @web.stream_request_body
-class PartForwardHandler(TzHandler):
+class PartForwardHandler(ClosesOnError, TzHandler):
     """``PUT /tz/api/v1/uploads/<id>/parts/<n>``: the body flows on to the service as it arrives.
 
     A browser sends parts of 16 MiB or more; buffering them here would hold them in this server's
@@ -236,14 +238,18 @@ class PartForwardHandler(TzHandler):
             async for chunk in body:
                 await write(chunk)
 
+        headers = {
+            "Authorization": f"token {fw.token}",
+            "Content-Length": length,
+            "Content-Type": "application/octet-stream",
+        }
+        for name in PART_HEADERS:
+            if (value := self.request.headers.get(name)) is not None:
+                headers[name] = value
         request = httpclient.HTTPRequest(
             url_path_join(fw.service_url, "api/v1", self.path_args[0]),
             method="PUT",
-            headers={
-                "Authorization": f"token {fw.token}",
-                "Content-Length": length,
-                "Content-Type": "application/octet-stream",
-            },  # fmt: skip
+            headers=headers,
             body_producer=producer,
             request_timeout=fw.stream_timeout,
             connect_timeout=10,

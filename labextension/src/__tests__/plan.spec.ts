@@ -99,6 +99,17 @@ describe('retries', () => {
     expect(isRetryable(404)).toBe(false);
     expect(isRetryable(409)).toBe(false);
   });
+
+  it.each([
+    [
+      'bytes changed on the way',
+      'X-TZ-Checksum-CRC32: part 3 arrived with other bytes',
+      true
+    ],
+    ['any other bad request', 'number: must be from 1 to 19', false]
+  ])('retries a 400 only when %s', (_, message, expected) => {
+    expect(isRetryable(400, message)).toBe(expected);
+  });
 });
 
 describe('paths and progress', () => {

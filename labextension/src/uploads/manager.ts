@@ -28,6 +28,7 @@ import {
   receivedBytes,
   sameFile
 } from './plan';
+import { crc32OfBlob } from './crc32';
 import { UploadStore } from './store';
 import { PartError, sendPart } from './transport';
 
@@ -426,10 +427,14 @@ export class UploadManager {
           throw new PartError('cancelled', 0, true);
         }
         try {
+          const blob = file.slice(part.start, part.end);
+          // Each attempt reads the part again: the file may have changed.
+          const checksum = await crc32OfBlob(blob, task.controller!.signal);
           await sendPart(
             task.uploadId!,
             part.number,
-            file.slice(part.start, part.end),
+            blob,
+            checksum,
             this._settings,
             loaded => {
               task.inflight.set(part.number, loaded);
@@ -447,8 +452,16 @@ export class UploadManager {
           task.inflight.delete(part.number);
           task.sync();
           const status = error instanceof PartError ? error.status : 0;
-          const aborted = error instanceof PartError && error.aborted;
-          if (aborted || !isRetryable(status) || attempt >= this._maxRetries) {
+          // Cancelling also stops the checksum's read, which throws no PartError.
+          const aborted =
+            (error instanceof PartError && error.aborted) ||
+            task.controller!.signal.aborted;
+          const message = error instanceof Error ? error.message : '';
+          if (
+            aborted ||
+            !isRetryable(status, message) ||
+            attempt >= this._maxRetries
+          ) {
             throw error;
           }
           task.retries++;

@@ -107,12 +107,22 @@ export function backoffDelay(
 }
 
 /**
- * Whether an HTTP status is worth retrying (network errors have status 0).
+ * The header that carries a part's CRC32 to the service.
+ */
+export const CHECKSUM_HEADER = 'X-TZ-Checksum-CRC32';
+
+/**
+ * Whether a failed part is worth sending again (network errors have status 0).
  *
  * @param status - the HTTP status, 0 for a network failure.
- * @returns true for network errors, 408, 429 and 5xx.
+ * @param message - the server's message: a 400 naming the checksum header
+ *   means the bytes changed on the way and nothing was kept.
+ * @returns true for network errors, 408, 429, 5xx and checksum mismatches.
  */
-export function isRetryable(status: number): boolean {
+export function isRetryable(status: number, message = ''): boolean {
+  if (status === 400 && message.includes(CHECKSUM_HEADER)) {
+    return true;
+  }
   return status === 0 || status === 408 || status === 429 || status >= 500;
 }
 

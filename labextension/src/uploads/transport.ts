@@ -9,7 +9,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { IReceivedPart } from '../api/uploads';
 import { API_NAMESPACE } from '../api/request';
-import { xsrfFromCookie } from './plan';
+import { CHECKSUM_HEADER, xsrfFromCookie } from './plan';
 
 /**
  * A failed part request; `status` is 0 for network errors and aborts.
@@ -31,6 +31,7 @@ export class PartError extends Error {
  * @param uploadId - the session id.
  * @param num - the part number (1-based).
  * @param blob - the part's bytes (a `File.slice`: read lazily by the browser).
+ * @param checksum - the part's CRC32 as S3 writes it (see `crc32OfBlob`).
  * @param settings - the server settings.
  * @param onProgress - called with the bytes of this part sent so far.
  * @param signal - aborts the request.
@@ -40,6 +41,7 @@ export function sendPart(
   uploadId: string,
   num: number,
   blob: Blob,
+  checksum: string,
   settings: ServerConnection.ISettings,
   onProgress: (loaded: number) => void,
   signal: AbortSignal
@@ -61,6 +63,7 @@ export function sendPart(
     xhr.open('PUT', url);
     xhr.setRequestHeader('Content-Type', 'application/octet-stream');
     xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader(CHECKSUM_HEADER, checksum);
     if (settings.token) {
       xhr.setRequestHeader('Authorization', `token ${settings.token}`);
     }

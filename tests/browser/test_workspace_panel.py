@@ -4,9 +4,11 @@ hostile file names rendered as text."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -76,8 +78,9 @@ def test_upload_a_300_mb_file_in_parts_with_progress(platform, lab, shots, tmp_p
     digest = make_big_file(big, 300 * MiB)
     page = lab("wendy")
     open_workspace(page)
-    puts = []
-    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    puts: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: puts.append((r.url, r.headers.get("x-tz-checksum-crc32")))
+            if r.method == "PUT" else None)  # fmt: skip
     # When wendy picks the file
     page.set_input_files("input.jp-tz-UploadFiles", str(big))
     # Then its row shows progress between 0 and 100 while the parts go out
@@ -89,7 +92,13 @@ def test_upload_a_300_mb_file_in_parts_with_progress(platform, lab, shots, tmp_p
     page.screenshot(path=str(shots / "workspace-upload-progress.png"))
     expect(row).to_have_attribute("data-state", "done", timeout=100_000)
     # in parts (16 MiB by default: 19 PUTs), and the list shows the file
-    assert len([u for u in puts if "/parts/" in u]) == 19
+    parts = {int(u.rsplit("/", 1)[1]): crc for u, crc in puts if "/parts/" in u}
+    assert len(parts) == 19
+    # each with the CRC32 the browser computed, checked by the service against the bytes
+    data = big.read_bytes()
+    for n, crc in parts.items():
+        part = zlib.crc32(data[(n - 1) * 16 * MiB : n * 16 * MiB]).to_bytes(4, "big")
+        assert crc == base64.b64encode(part).decode(), n
     expect(page.locator('.jp-tz-WorkspaceRow[data-path="big-300.bin"]')).to_be_visible()
     assert sha256_of(stored(platform, "wendy", "big-300.bin")) == digest
 
@@ -151,8 +160,9 @@ def test_reload_mid_upload_then_resume_sends_only_missing_parts(platform, lab, a
     already = {p["number"] for p in session["received"] if p["size"] == 16 * MiB}
     assert already, "some parts arrived before the reload"
     # When rita picks the same file again, only the missing parts are sent
-    puts = []
-    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    puts: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: puts.append((r.url, r.headers.get("x-tz-checksum-crc32")))
+            if r.method == "PUT" else None)  # fmt: skip
     with page.expect_file_chooser() as chooser:
         row.locator(".jp-tz-UploadRow-resume").click()
     chooser.value.set_files(str(big))

@@ -7,17 +7,21 @@ FakeDataApi
     the shared contract closely enough for SDK, CLI and magics tests: parts are stored with their
     MD5 as ETag, ``GET /uploads`` lists open sessions, errors are ``{"message", "reason"}``.
     ``fail_parts`` makes chosen part numbers fail with 503 a number of times, and ``corrupt``
-    answers a wrong ETag once for a part; ``requests`` records every request.
+    answers a wrong ETag once for a part; ``changed`` flips a byte of a part once on its way, which
+    the part's ``X-TZ-Checksum-CRC32`` then refuses, as the service does; ``requests`` records
+    every request.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
 import posixpath
 import threading
 import uuid
+import zlib
 from typing import Any
 
 import httpx
@@ -46,6 +50,7 @@ class FakeDataApi:
         self.requests: list[httpx.Request] = []
         self.fail_parts: dict[int, int] = {}
         self.corrupt: set[int] = set()
+        self.changed: set[int] = set()
         self._lock = threading.Lock()
         self.transport = httpx.MockTransport(self.handle)
 
@@ -178,12 +183,22 @@ class FakeDataApi:
             if self.fail_parts.get(number):
                 self.fail_parts[number] -= 1
                 return _error(503, "storage unavailable", "BackendUnavailable")
-            session["data"][number] = request.content
-            etag = hashlib.md5(request.content).hexdigest()
+            content = request.content
+            if number in self.changed:
+                self.changed.discard(number)
+                content = bytes([content[0] ^ 1]) + content[1:]
+            crc = request.headers.get("X-TZ-Checksum-CRC32")
+            if crc is not None and crc != base64.b64encode(
+                zlib.crc32(content).to_bytes(4, "big")
+            ).decode():
+                return _error(400, f"X-TZ-Checksum-CRC32: part {number} arrived with other "
+                              "bytes; nothing was kept: send the part again", "InvalidField")
+            session["data"][number] = content
+            etag = hashlib.md5(content).hexdigest()
             if number in self.corrupt:
                 self.corrupt.discard(number)
                 etag = "0" * 32
-            return httpx.Response(200, json={"number": number, "size": len(request.content),
+            return httpx.Response(200, json={"number": number, "size": len(content),
                                              "etag": etag})  # fmt: skip
         if rest[1:2] == ["complete"]:
             data = b"".join(session["data"][n] for n in range(1, session["parts"] + 1))

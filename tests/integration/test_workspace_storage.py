@@ -441,7 +441,7 @@ async def test_a_streamed_part_of_the_wrong_size_leaves_no_part(s3_url, sent) ->
     assert (await uploads.status(ALICE, up["id"]))["received"] == []
 
 
-@pytest.mark.parametrize("checksum", ["CRC32", "CRC32-stream"])
+@pytest.mark.parametrize("checksum", ["CRC32", "CRC32-stream", "client CRC32"])
 async def test_a_part_storage_did_not_take_answers_503_and_can_be_sent_again(s3_url, checksum):
     storage = TzStorage(
         url=f"s3://{BUCKET}/{uuid.uuid4().hex[:8]}",
@@ -449,8 +449,9 @@ async def test_a_part_storage_did_not_take_answers_503_and_can_be_sent_again(s3_
                          "config_kwargs": {"retries": {"max_attempts": 1}}},
     )
     ws = TzWorkspace(storage=storage)
-    uploads = TzUploads(workspace=ws, part_checksum=checksum)
+    uploads = TzUploads(workspace=ws, part_checksum=checksum.removeprefix("client "))
     data = os.urandom(5 * MiB)
+    crc = crc_of(data) if checksum.startswith("client") else None  # streamed with the header
     up = await uploads.create(ALICE, "user:alice", "flaky.bin", len(data), part_size=5 * MiB)
     client = await ws._s3(storage.fs.set_session())
 
@@ -459,10 +460,10 @@ async def test_a_part_storage_did_not_take_answers_503_and_can_be_sent_again(s3_
 
     client.meta.events.register("before-send.s3.UploadPart", unreachable, unique_id="cut")
     with pytest.raises(BackendUnavailable, match="send it again"):
-        await uploads.put_part(ALICE, up["id"], 1, data)
+        await uploads.put_part(ALICE, up["id"], 1, chunked(data), crc)
     assert (await uploads.status(ALICE, up["id"]))["received"] == []
     client.meta.events.unregister("before-send.s3.UploadPart", unique_id="cut")
-    await uploads.put_part(ALICE, up["id"], 1, data)
+    await uploads.put_part(ALICE, up["id"], 1, chunked(data), crc)
     await uploads.complete(ALICE, up["id"])
     assert await read_all(ws, ALICE, "user:alice", "flaky.bin") == data
 

@@ -3,11 +3,13 @@ tests/fakes/data_api.py: parts, resume, retries, folders, downloads, argument ha
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,21 @@ def test_parts_are_retried_on_5xx_and_resent_on_a_wrong_etag(
     assert fake.part_puts() == [1, 2, 2, 2, 3, 3, 4]
     assert fake.files["user:alice/big.bin"] == big.read_bytes()
     assert seen[-1].done == big.stat().st_size  # failed attempts were taken back
+
+
+def test_a_part_changed_on_the_way_is_refused_by_its_crc32_and_sent_again(
+    fake: FakeDataApi, client: Client, big: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("training_zoo.transfers._BACKOFF", 0)
+    fake.changed = {2}
+    client.ws_upload(big, "user:alice", "big.bin", part_size=PART, parallel=1)
+    assert fake.part_puts() == [1, 2, 2, 3, 4]
+    assert fake.files["user:alice/big.bin"] == big.read_bytes()
+    data = big.read_bytes()
+    for r in (r for r in fake.requests if r.method == "PUT"):
+        n = int(r.url.path.rsplit("/", 1)[1])
+        crc = zlib.crc32(data[(n - 1) * PART : n * PART]).to_bytes(4, "big")
+        assert r.headers["X-TZ-Checksum-CRC32"] == base64.b64encode(crc).decode()
 
 
 def test_a_part_failing_for_good_names_the_error(

@@ -32,10 +32,11 @@ compare medians (the upload: the median of the per-pair ratios, see below).
     of each (boto3, api) pair, run back to back, and its median over the pairs, target >= 0.8
     (moto's speed drifts within a run by up to 2x, which pairs cancel better than the ratio of
     the two medians, also printed). Each part goes with its CRC32, as the Lab sends it
-    (``--no-part-crc``: without, as curl would). A third, diagnostic upload per repeat (no verdict) is boto3 with the browser's
-    part plan (16 MiB parts, 4 threads). Also: the TZ service process's peak RSS growth during
-    each API upload (``psutil`` every 50 ms from a thread, peak minus the RSS just before the
-    upload), target <= 64 MB. The uploaded object's sha256 is checked against the file's.
+    (``--no-part-crc``: without, as curl would). A third, diagnostic upload per repeat (no
+    verdict) is boto3 with the browser's part plan (16 MiB parts, 4 threads). Also: the TZ
+    service process's peak RSS growth during each API upload (``psutil`` every 50 ms from a
+    thread, peak minus the RSS just before the upload), target <= 64 MB. The uploaded object's
+    sha256 is checked against the file's.
 
 Diagnostics printed with the figures: per-run CPU seconds of every process on the path (service,
 hub, proxy, alice's server, moto, this benchmark), the latency of ``GET /api/v1/`` (auth + proxy

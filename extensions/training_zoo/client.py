@@ -60,6 +60,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .checksums import CRC32_HEADER
 from .datasets.reader import FileSet
 from .snapshot import DEFAULT_MAX_BYTES, pack_directory
 from .transfers import TransferProgress, download_path, download_to, upload_path
@@ -1225,7 +1226,7 @@ class Client:
         """
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
         if crc32 is not None:
-            headers["X-TZ-Checksum-CRC32"] = crc32
+            headers[CRC32_HEADER] = crc32
         return self._json(
             "PUT",
             f"uploads/{quote(upload_id, safe='')}/parts/{int(number)}",

@@ -26,7 +26,6 @@ killed process, a dropped connection) therefore loses at most the parts in fligh
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import posixpath
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from .checksums import CRC32_HEADER, crc32_text
 
 if TYPE_CHECKING:
     from .client import Client
@@ -139,7 +140,7 @@ def crc32_of_range(path: str | os.PathLike[str], offset: int, length: int) -> st
     crc = 0
     for chunk in _read_range(path, offset, length):
         crc = zlib.crc32(chunk, crc)
-    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+    return crc32_text(crc)
 
 
 def _retryable(exc: Exception) -> bool:
@@ -147,7 +148,7 @@ def _retryable(exc: Exception) -> bool:
 
     if not isinstance(exc, TzClientError):
         return False
-    if exc.status == 400 and "X-TZ-Checksum-CRC32" in str(exc):
+    if exc.status == 400 and CRC32_HEADER in str(exc):
         return True  # the part's bytes changed on the way: nothing was kept, send it again
     return exc.status is None or exc.status >= 500 or exc.status == 429
 

@@ -167,8 +167,10 @@ def test_reload_mid_upload_then_resume_sends_only_missing_parts(platform, lab, a
         row.locator(".jp-tz-UploadRow-resume").click()
     chooser.value.set_files(str(big))
     expect(row).to_have_attribute("data-state", "done", timeout=100_000)
-    sent = {int(u.rsplit("/", 1)[1]) for u in puts if "/parts/" in u}
+    parts = [(u, crc) for u, crc in puts if "/parts/" in u]
+    sent = {int(u.rsplit("/", 1)[1]) for u, _ in parts}
     assert sent and not (sent & already)
+    assert all(crc for _, crc in parts), "every resumed part carries its CRC32"
     assert sent | already >= set(range(1, 14))
     assert sha256_of(stored(platform, "rita", "resume-200.bin")) == digest
     assert page.evaluate("localStorage.getItem('training-zoo:uploads')") is None

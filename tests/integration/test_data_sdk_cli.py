@@ -166,14 +166,20 @@ def test_ctrl_c_leaves_the_upload_resumable(
     platform, alice: Client, folder: str, tmp_path: Path
 ) -> None:
     source = tmp_path / "mid.bin"
-    source.write_bytes(os.urandom(30 * MiB))
+    # 24 parts: enough that Ctrl-C lands mid-upload however fast the parts go
+    source.write_bytes(os.urandom(120 * MiB))
     target = f"{folder}/mid.bin"
     upload = _cli(platform, "ws", "upload", str(source), target, "--part-size", "5",
                   "--parallel", "1", token=platform.token("alice"))  # fmt: skip
     proc = subprocess.Popen(upload, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_parts(alice, target, proc, at_least=1)
+        # Freeze the CLI so the interrupt lands while parts are still missing
+        proc.send_signal(signal.SIGSTOP)
+        held = next(s for s in alice.list_uploads() if s["path"] == target)
+        assert len(alice.upload_status(held["id"])["received"]) < 24
         proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGCONT)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -185,7 +191,7 @@ def test_ctrl_c_leaves_the_upload_resumable(
     rerun = subprocess.run(upload, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "resuming:" in rerun.stderr
-    assert alice.ws_stat("user:alice", target)["size"] == 30 * MiB
+    assert alice.ws_stat("user:alice", target)["size"] == 120 * MiB
 
 
 def test_folder_upload_download_and_rerun(alice: Client, folder: str, tmp_path: Path) -> None:

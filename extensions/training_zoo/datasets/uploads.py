@@ -23,7 +23,6 @@ Sessions survive a service restart: their metadata is a small JSON document in s
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import math
@@ -42,6 +41,7 @@ from typing import IO, Any
 from traitlets import Enum, Float, Instance, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..checksums import CRC32_HEADER, CRC32_RE, crc32_int, crc32_text
 from ..errors import BackendUnavailable, Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from ..identity import Identity
 from ..storage import join_key
@@ -55,8 +55,6 @@ MAX_PARTS = 10_000  # S3's maximum part count
 DEFAULT_PART_SIZE = 16 * MiB
 UPLOADS_PREFIX = "uploads"
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
-CRC32_RE = re.compile(r"^[A-Za-z0-9+/]{6}==$")  # 4 bytes in base64, as S3 writes a CRC32
-CRC32_HEADER = "X-TZ-Checksum-CRC32"
 KNOWN_SESSIONS = 4096  # session documents kept in memory (a few hundred bytes each)
 
 
@@ -270,7 +268,7 @@ class TzUploads(LoggingConfigurable):
         ):
             raise InvalidRequest.field("number", f"must be from 1 to {session['parts']}")
         expected = self._part_length(session, number)
-        want = _crc_int(crc32)
+        want = None if crc32 is None else crc32_int(crc32)
         if session["backend"] == "local":
             size, etag = await self._local_part(session, number, data, expected, want)
         else:
@@ -289,7 +287,7 @@ class TzUploads(LoggingConfigurable):
         if mode != "none" and want is not None:
             # The client's CRC32 is known before the first byte: stream with it in the header.
             body: Any = StreamedPart(_chunks(data), expected, loop, crc32=want, number=number)
-            checksum["ChecksumCRC32"] = _crc_text(want)
+            checksum["ChecksumCRC32"] = crc32_text(want)
         elif mode == "CRC32-stream":
             body = StreamedPart(_chunks(data), expected, loop, trailer=True)
             checksum["ChecksumAlgorithm"] = "CRC32"  # sent in a trailer, see add_tz_hooks
@@ -301,7 +299,7 @@ class TzUploads(LoggingConfigurable):
                 body.close()
                 raise _crc_mismatch(number)
             if mode == "CRC32":
-                checksum["ChecksumCRC32"] = _crc_text(crc)
+                checksum["ChecksumCRC32"] = crc32_text(crc)
         try:
             resp = await self.workspace._call(
                 "upload_part", Bucket=bucket, Key=skey, UploadId=session["s3_upload_id"],
@@ -597,14 +595,6 @@ async def _chunks(data: bytes | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         return
     async for chunk in data:
         yield chunk
-
-
-def _crc_int(text: str | None) -> int | None:
-    return None if text is None else int.from_bytes(base64.b64decode(text), "big")
-
-
-def _crc_text(crc: int) -> str:
-    return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
 def _crc_mismatch(number: int) -> InvalidRequest:

@@ -17,11 +17,12 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..bodystream import BodyRelay, ClosesOnError, read_in_big_chunks
+from ..checksums import CRC32_HEADER
 from ..errors import InvalidRequest
 from ..jobs.types import check_fields
 from ..service.base import TzAPIHandler
 from .previews import THUMBNAIL_MAX, THUMBNAIL_MIN, TzPreviews
-from .uploads import CRC32_HEADER, MAX_PART_SIZE, TzUploads
+from .uploads import MAX_PART_SIZE, TzUploads
 from .workspace import MAX_LIMIT, TzWorkspace
 
 READ, WRITE = "custom:tz:workspace:read", "custom:tz:workspace:write"

@@ -28,6 +28,7 @@ from traitlets import Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..bodystream import BodyRelay, ClosesOnError, read_in_big_chunks
+from ..checksums import CRC32_HEADER
 from ..snapshot import SnapshotTooLarge, pack_directory
 from . import labcopy
 from .labcopy import LabPathError, ServiceClient, ServiceError, lab_path
@@ -205,7 +206,7 @@ class ForwardHandler(TzHandler):
 
 MAX_PART_BYTES = 5 * 1024**3  # S3's largest part; the service checks each part's exact size
 # The part's CRC32 as the browser computed it: the service and S3 check the bytes against it.
-PART_HEADERS = ("X-TZ-Checksum-CRC32",)
+PART_HEADERS = (CRC32_HEADER,)
 
 
 @web.stream_request_body

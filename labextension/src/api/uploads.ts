@@ -73,29 +73,6 @@ export async function listUploads(
 }
 
 /**
- * Send (or re-send) one part: `blob` is a `File.slice`, read by the browser
- * as it goes out, never loaded whole into memory by this code.
- */
-export function putPart(
-  id: string,
-  num: number,
-  blob: Blob,
-  settings?: ServerConnection.ISettings,
-  signal?: AbortSignal
-): Promise<IReceivedPart> {
-  return requestAPI<IReceivedPart>(
-    `uploads/${encodeURIComponent(id)}/parts/${num}`,
-    {
-      method: 'PUT',
-      body: blob,
-      headers: { 'Content-Type': 'application/octet-stream' },
-      signal
-    },
-    settings
-  );
-}
-
-/**
  * Finish a session: the file appears whole at its key.
  */
 export function completeUpload(

@@ -11,6 +11,7 @@ both directions; cancel.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -457,3 +458,119 @@ async def test_a_refused_create_is_explained(service, kube, code, reason, messag
     else:  # an operator can fix RBAC: say why and keep trying
         await until(lambda: _created(service, job["id"]), what="created once allowed")
         assert (outcome, message) in await events(service.manager, job["id"])
+
+
+# ---- datasets and models in pods ---------------------------------------------------------------
+
+READS_INPUTS = """\
+import os
+import training_zoo.datasets as tzd
+from training_zoo.models import open_input
+ds = tzd.open("pets:V001")
+cat = ds.split("train")[0]
+print("files", sorted(f.key for f in ds), "train", cat.key, cat.label, cat.path.read_bytes())
+model = open_input("alice/shapes:1")
+print("model", (model / "model.onnx").read_bytes(), (model / "extra" / "notes.txt").read_text())
+print("env", os.environ["TZ_DATASET_PETS"] == str(ds.root),
+      os.environ["TZ_MODEL_SHAPES"] == str(model))
+modes = {oct(os.stat(p).st_mode & 0o777) for p in (ds.root, ds.root / "files", model)}
+print("modes", sorted(modes), oct(os.stat(cat.path).st_mode & 0o777))  # root ignores them
+"""
+PETS = {"pets-src/cat.jpg": b"cat-bytes", "pets-src/dog.jpg": b"dog-bytes",
+        "pets-src/same.jpg": b"cat-bytes"}  # fmt: skip
+
+
+@pytest.fixture
+async def inputs(service):
+    """alice's dataset ``pets:V001`` (three files, two with the same bytes) and model
+    ``shapes:1``, in the store and database the job manager uses."""
+    from training_zoo.datasets.manager import TzDatasetManager
+    from training_zoo.datasets.workspace import TzWorkspace
+    from training_zoo.models.manager import TzModelManager
+
+    me = Identity("alice", groups=("vision",), scopes=frozenset({
+        "custom:tz:datasets:read", "custom:tz:datasets:write", "custom:tz:models:read",
+        "custom:tz:models:write"}))  # fmt: skip
+    sessions = make_session_factory(service.db_url)
+    ws = TzWorkspace(storage=service.storage)
+    dm = TzDatasetManager(storage=service.storage, workspace=ws, session_factory=sessions)
+    mm = TzModelManager(storage=service.storage, workspace=ws, session_factory=sessions)
+    service.manager.datasets, service.manager.registry = dm, mm
+    for path, data in PETS.items():
+        await ws.write_bytes(me, "user:alice", path, data)
+    ds = await dm.create(me, {"name": "pets", "type": "image_classification",
+                              "labels": ["cat", "dog"]})  # fmt: skip
+    await dm.add_files(me, ds["id"], {"source": "workspace", "space": "user:alice",
+                                      "path": "pets-src"})  # fmt: skip
+    items, _ = await dm.files(me, ds["id"], limit=10)
+    for f in items:
+        label, usage = ("dog", "val") if f["key"] == "dog.jpg" else ("cat", "train")
+        await dm.annotate(me, ds["id"], {"key": f["key"], "revision": f["revision"],
+                                         "annotations": {"labels": [label]}, "usage": usage})
+    await dm.publish(me, ds["id"], {"note": "first"})
+    model = {"model.onnx": b"onnx-bytes", "extra/notes.txt": b"notes", "tz-model.json":
+             b'{"format": "onnx", "artifact": "model.onnx"}'}
+    for path, data in model.items():
+        await ws.write_bytes(me, "user:alice", f"exports/shapes/{path}", data)
+    await mm.register_by_name(me, {"name": "shapes", "source": {
+        "space": "user:alice", "path": "exports/shapes"}})  # fmt: skip
+    return dm
+
+
+async def test_pods_get_the_jobs_dataset_and_model_versions_read_only(
+    service, kube, kubelet, inputs
+):
+    manager = service.manager
+    job = await submit(manager, name="reads", code=READS_INPUTS, framework="custom", nodes=2,
+                       datasets=["pets:V001"], models=["alice/shapes:1"])  # fmt: skip
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    secret = await until(lambda: kube.get(*SECRETS, NS, f"{name}-tz"), what="the job's Secret")
+    assert "inputs_url" in (secret.get("stringData") or secret.get("data"))
+    kubelet.run(name)
+    done = await status(manager, job["id"], {"succeeded", "failed"}, timeout=90)
+    lines = await logs(manager, job["id"])
+    assert done["status"] == "succeeded", lines
+    for rank in (0, 1):  # each node fetched its own copy
+        mine = "\n".join(await logs(manager, job["id"], rank=rank))
+        assert ("files ['cat.jpg', 'dog.jpg', 'same.jpg'] train cat.jpg cat b'cat-bytes'"
+                in mine), mine  # fmt: skip
+        assert "model b'onnx-bytes' notes" in mine
+        assert "env True True" in mine and "modes ['0o555'] 0o444" in mine
+    ready = [line for line in lines if "inputs ready" in line]
+    # 7 files and a manifest, but cat.jpg and same.jpg are the same bytes: fetched once
+    assert ready and "pets:V001, shapes:1 (6 files," in ready[0], lines
+    lineage = done["lineage"]
+    assert [(d["name"], d["version"]) for d in lineage["datasets"]] == [("pets", "V001")]
+    assert [(m["name"], m["version"]) for m in lineage["models"]] == [("shapes", 1)]
+
+
+async def test_a_file_changed_after_publishing_fails_the_pod_naming_it(
+    service, kube, kubelet, inputs
+):
+    ds_id = (await inputs.list(ALICE))[0][0]["id"]
+    manifest = service.storage.get_bytes(inputs.manifest_key(ds_id, "V001")).decode()
+    (entry,) = [e for e in map(json.loads, manifest.splitlines()) if e["key"] == "dog.jpg"]
+    service.storage.put_bytes(entry["source"], b"not the dog")  # behind TZ's back
+    job = await submit(service.manager, name="changed", code="print('ran')",
+                       datasets=["pets:V001"])  # fmt: skip
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    await until(lambda: kube.get(*SECRETS, NS, f"{name}-tz"), what="the job's Secret")
+    kubelet.run(name)
+    done = await status(service.manager, job["id"], {"succeeded", "failed"}, timeout=90)
+    lines = "\n".join(await logs(service.manager, job["id"]))
+    assert done["status"] == "failed", lines
+    assert "cannot fetch the job's datasets and models: pets:V001 files/dog.jpg" in lines
+    assert "differ from the ones recorded" in lines and "ran" not in lines
+
+
+async def test_a_manifest_changed_after_publishing_fails_the_job_before_any_pod(
+    service, kube, inputs
+):
+    ds_id = (await inputs.list(ALICE))[0][0]["id"]
+    service.storage.put_bytes(inputs.manifest_key(ds_id, "V001"), b'{"key": "x"}\n')
+    job = await submit(service.manager, name="tampered", code="print('ran')",
+                       datasets=["pets:V001"])  # fmt: skip
+    done = await status(service.manager, job["id"], {"failed"})
+    assert done["reason"] == "InputsUnavailable", done
+    assert "the manifest of pets:V001 was changed after it was published" in done["message"]
+    assert trainjob_names(kube, NS) == []

@@ -121,13 +121,6 @@ def test_specs_the_cluster_cannot_run_are_refused_naming_the_field(body, field):
     assert field in str(e.value)
 
 
-def test_datasets_are_refused_until_pods_can_materialise_them():
-    j = job("pytorch", 1, 0)
-    j.datasets = [{"dataset_id": "ds-1", "name": "pets", "version": "V001"}]
-    with pytest.raises(InvalidRequest, match="datasets: the Kubernetes backend"):
-        backend().check_fits(j)
-
-
 def test_more_gpus_than_any_flavor_is_refused():
     assert "largest: 8" in backend().check_fits(job("pytorch", 1, 16))
 
@@ -189,18 +182,9 @@ def test_training_pods_are_restricted_and_never_restart_in_place(runtime):
     assert pod["spec"]["automountServiceAccountToken"] is False  # no Kubernetes API in jobs
 
 
-@pytest.mark.parametrize(
-    "inputs, field",
-    [
-        ({"datasets": [{"ref": "pets:V001", "name": "pets"}]}, "datasets"),
-        ({"models": [{"ref": "shapes-cnn:1", "name": "shapes-cnn"}]}, "models"),
-    ],
-)
-def test_inputs_pods_cannot_get_yet_are_refused_up_front(inputs, field):
-    # A pod would not find the versions: a clear 400 beats a job that fails later.
+def test_jobs_with_dataset_and_model_inputs_fit_the_cluster():
+    # Pods fetch them through the job's input plan (tests/integration/test_k8s_backend.py).
     j = job("pytorch", 1, 0)
-    for key, value in inputs.items():
-        setattr(j, key, value)
-    with pytest.raises(InvalidRequest) as e:
-        backend().check_fits(j)
-    assert field in e.value.errors and "local backend" in e.value.message
+    j.datasets = [{"ref": "pets:V001", "name": "pets"}]
+    j.models = [{"ref": "shapes-cnn:1", "name": "shapes-cnn"}]
+    assert backend().check_fits(j) is None

@@ -10,12 +10,11 @@ import os
 import subprocess
 import sys
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from fakes.presigned import ObjectStore, object_store
 from training_zoo.jobs.backends import spool
 from training_zoo.jobs.backends.kubernetes import TzKubernetesBackend
 from training_zoo.jobs.pod_entry import tf_config
@@ -32,33 +31,10 @@ sys.exit(int(sys.argv[1]) if rank == "1" else 0)
 """
 
 
-class Store(BaseHTTPRequestHandler):
-    """Answers GET with the code archive and keeps what is PUT: a stand-in for presigned URLs."""
-
-    objects: dict[str, bytes] = {}
-
-    def do_GET(self):  # noqa: N802
-        data = self.objects.get(self.path)
-        self.send_response(200 if data is not None else 404)
-        self.end_headers()
-        self.wfile.write(data or b"")
-
-    def do_PUT(self):  # noqa: N802
-        self.objects[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def store():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Store)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Store.objects = {}
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with object_store() as server:
+        yield server
 
 
 def code_archive(files: dict[str, str]) -> bytes:
@@ -71,12 +47,12 @@ def code_archive(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def run_pod(tmp_path: Path, store: str, program: list[str], code: str = "/code.tar.gz"):
+def run_pod(tmp_path: Path, store: ObjectStore, program: list[str], code: str = "/code.tar.gz"):
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    (secrets / "code_url").write_text(f"{store}{code}")
-    (secrets / "output_url").write_text(f"{store}/output.tar.gz")
-    Store.objects["/code.tar.gz"] = code_archive({"train.py": SCRIPT})
+    (secrets / "code_url").write_text(f"{store.url}{code}")
+    (secrets / "output_url").write_text(f"{store.url}/output.tar.gz")
+    store.objects["/code.tar.gz"] = code_archive({"train.py": SCRIPT})
     full = dict(os.environ, TZ_SECRETS_DIR=str(secrets), TZ_WORKSPACE=str(tmp_path / "ws"),
                 TZ_PROGRAM=json.dumps(program), TZ_METRICS_STDOUT="1", TZ_NUM_NODES="1",
                 TZ_PROCS_PER_NODE="2", TZ_FRAMEWORK="custom", JOB_COMPLETION_INDEX="0")
@@ -93,7 +69,7 @@ def test_a_node_runs_its_ranks_labels_their_lines_and_uploads_the_output(tmp_pat
         assert f"[rank {rank}] hello from {rank} of 2" in lines
         assert f"[rank {rank}] to stderr" in lines
         assert any(line.startswith(f"[rank {rank}] \x1etz-metric ") for line in lines)
-    with tarfile.open(fileobj=io.BytesIO(Store.objects["/output.tar.gz"]), mode="r:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(store.objects["/output.tar.gz"]), mode="r:gz") as tar:
         assert sorted(m.name for m in tar.getmembers() if m.isfile()) == [
             "./out-0.txt", "./out-1.txt"]  # fmt: skip
 

@@ -1,7 +1,8 @@
 """Entry point of every training pod on Kubernetes: ``python -m training_zoo.jobs.pod_entry``.
 
 One pod is one node of the job. This fetches the job's code through the presigned URL in the
-job's Secret (mounted at ``$TZ_SECRETS_DIR``), starts the node's processes (``torchrun`` for
+job's Secret (mounted at ``$TZ_SECRETS_DIR``) and its dataset and model versions through the
+input plan there (:mod:`.pod_inputs`), starts the node's processes (``torchrun`` for
 PyTorch, which reads the ``PET_*`` variables Kubeflow Trainer injects; plain processes with
 ``TF_CONFIG`` or ``RANK``/``MASTER_ADDR`` for TensorFlow and custom jobs, derived from the JobSet
 index and the headless-service host names), and when they end, each node uploads its output folder
@@ -24,6 +25,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .pod_inputs import InputError, fetch_inputs
 
 CELL_FILE = "__tz_cell__.py"
 TF_PORT, TORCH_PORT = 2222, 29500
@@ -147,6 +150,14 @@ def main() -> int:
     except (OSError, tarfile.TarError) as e:
         say(f"cannot fetch the job's code: {e}")
         return 66
+    inputs_url = _secret("inputs_url")
+    if inputs_url:
+        root = Path(os.environ.get("TZ_INPUTS_DIR", workspace / "inputs"))
+        try:
+            os.environ.update(fetch_inputs(inputs_url, root, say))
+        except (InputError, OSError) as e:
+            say(f"cannot fetch the job's datasets and models: {e}")
+            return 66
     status = run(program, code)
     try:
         upload_output(output)

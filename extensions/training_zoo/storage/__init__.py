@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import fsspec.asyn
 from botocore.config import Config
 from traitlets import Dict, Unicode, default
 from traitlets.config import LoggingConfigurable
@@ -180,6 +181,30 @@ class TzStorage(LoggingConfigurable):
             return self.fs.url(self.path(key), expires=expires, client_method="put_object",
                                ContentType=PRESIGNED_PUT_TYPE)  # fmt: skip
         return self.fs.url(self.path(key), expires=expires, client_method="get_object")
+
+    def presigned_gets(self, paths: list[str], expires: int) -> list[str]:
+        """Presigned GET URLs of many objects, named by filesystem path (``path(key)``, or
+        ``bucket/key`` for an object of the same store outside the prefix), in one pass.
+
+        Signing is CPU work in botocore, about 0.3 ms per URL (100,000 files: about 30 s, once
+        per job attempt, in a worker thread); one pass saves the event-loop hop of each
+        ``presigned_url`` call (a quarter of the time).
+
+        Raises
+        ------
+        NotImplementedError
+            When storage is a local folder.
+        """
+        if self.local_path("probe") is not None:
+            raise NotImplementedError(
+                "presigned URLs need object storage (TzStorage.url = 's3://...'), not a folder"
+            )
+        fs = self.fs
+
+        async def sign_all() -> list[str]:
+            return [await fs._url(p, expires=expires, client_method="get_object") for p in paths]
+
+        return fsspec.asyn.sync(fs.loop, sign_all)
 
     def delete(self, key: str) -> None:
         if self.fs.exists(self.path(key)):

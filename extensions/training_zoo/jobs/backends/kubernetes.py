@@ -51,6 +51,7 @@ from ...storage import TzStorage
 from ..types import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from . import spool
 from .base import BackendJob, Event, JobUpdate, TzJobBackend, UpdateCallback
+from .inputs import InputsUnavailable, build_plan
 
 TORCH_RESERVED_ENV = {"PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR",
                       "PET_MASTER_PORT", "MASTER_ADDR", "MASTER_PORT"}  # fmt: skip
@@ -208,8 +209,9 @@ class TzKubernetesBackend(TzJobBackend):
 
     presign_expiry = Integer(
         7 * 24 * 3600,
-        help="""Seconds a job's presigned code and output URLs stay valid (S3 allows at most
-        604800). A job that runs longer cannot upload its output. Default: 604800 (7 days).""",
+        help="""Seconds a job's presigned URLs (code, output, and the files of its dataset and
+        model versions) stay valid (S3 allows at most 604800). A job queued longer cannot fetch
+        its inputs, one that runs longer cannot upload its output. Default: 604800 (7 days).""",
     ).tag(config=True)
 
     spool_dir = Unicode(
@@ -306,18 +308,6 @@ class TzKubernetesBackend(TzJobBackend):
 
     def check_fits(self, job: BackendJob) -> str | None:
         spec = job.spec
-        if job.datasets:
-            # Pods would need the versions mounted or fetched; until that lands, say so up front
-            # rather than start a job that cannot find its data.
-            raise InvalidRequest.field(
-                "datasets", "the Kubernetes backend does not materialise datasets yet; read the "
-                "files from object storage in your script, or run on the local backend",
-            )  # fmt: skip
-        if job.models:
-            raise InvalidRequest.field(
-                "models", "the Kubernetes backend does not materialise model versions yet; "
-                "download them in your script (tz.models.download), or run on the local backend",
-            )  # fmt: skip
         if self.mode == "pytorchjob" and spec.framework == "tensorflow":
             raise InvalidRequest.field(
                 "framework", "this cluster runs legacy PyTorchJobs: tensorflow jobs need Trainer v2"
@@ -421,7 +411,36 @@ class TzKubernetesBackend(TzJobBackend):
             )
         if job.spec.code is not None:
             files["cell.py"] = job.spec.code
+        if job.datasets or job.models:
+            files["inputs_url"] = self.storage.presigned_url(
+                self._inputs_key(job), "GET", self.presign_expiry
+            )
         return files
+
+    def _inputs_key(self, job: BackendJob) -> str:
+        return f"{job.job_key}/attempt-{job.attempt}/inputs.json"
+
+    def _write_inputs_plan(self, job: BackendJob) -> None:
+        """What the pods fetch before the ranks start (:mod:`.inputs`): written before the job
+        object exists, so a version that cannot be read fails the job without a pod."""
+        plan = build_plan(self.storage, job.datasets, job.models, self.presign_expiry)
+        self.storage.put_bytes(self._inputs_key(job), json.dumps(plan).encode())
+
+    async def _prepare_inputs(self, job: BackendJob) -> bool:
+        """Write the job's input plan, retrying while storage is unreachable; False when the
+        inputs cannot be had (the job is failed with the reason)."""
+        delay = self.retry_delay
+        while True:
+            try:
+                await asyncio.to_thread(self._write_inputs_plan, job)
+                return True
+            except InputsUnavailable as e:
+                await self._finish(job, FAILED, "InputsUnavailable", str(e), None)
+                return False
+            except OSError as e:
+                self.log.warning("Job %s: cannot write its input plan (%s); retrying", job.id, e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_delay_max)
 
     async def _create(self, job: BackendJob) -> None:
         """Create the job object and its Secret, retrying until it exists or cannot be made."""
@@ -430,6 +449,8 @@ class TzKubernetesBackend(TzJobBackend):
         name = body["metadata"]["name"]
         delay = self.retry_delay
         try:
+            if (job.datasets or job.models) and not await self._prepare_inputs(job):
+                return
             while True:
                 try:
                     created = await self.custom.create_namespaced_custom_object(

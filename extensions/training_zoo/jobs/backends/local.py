@@ -35,6 +35,7 @@ from ...storage import TzStorage
 from ..types import CANCELLED, FAILED, FINISHED, RUNNING
 from . import spool
 from .base import BackendJob, Event, JobUpdate, TzJobBackend, UpdateCallback
+from .inputs import input_refs
 from .supervisor import kill_job_processes
 
 CELL_FILE = "__tz_cell__.py"
@@ -360,9 +361,7 @@ class TzLocalBackend(TzJobBackend):
             for used in inputs:
                 folder = str(cache.materialise(used))
                 env[name_of(used["name"])] = folder
-                for ref in {used["ref"], used["name"], f"{used['name']}:{used['version']}",
-                            f"{used['owner']}/{used['name']}:{used['version']}"}:  # fmt: skip
-                    where[ref] = folder
+                where.update(dict.fromkeys(input_refs(used), folder))
             if inputs:
                 env[map_env] = json.dumps(where)
         return env

@@ -59,6 +59,8 @@ deleted afterwards, passed or failed):
 - a service restart while a job prints a line per second: the job succeeds, every line once;
 - TensorFlow (``code``) and custom (``command``) jobs on 2 nodes get ``RANK``, ``WORLD_SIZE``
   and a resolvable ``MASTER_ADDR`` (and ``TF_CONFIG``).
+- a published dataset version reaches both nodes of a job through presigned URLs, read-only
+  for the pods' non-root user, and is recorded in the job's lineage.
 
 Not here, because a real cluster cannot be made to produce them on demand: a watch answered
 ``410 Gone``, an API server outage of 60 s, a create answered with an error though stored (409
@@ -349,3 +351,51 @@ async def test_tensorflow_and_custom_jobs_get_rank_world_size_and_master_addr(tz
     for rank in (0, 1):
         lines = await tz.logs(manager, job["id"], rank=rank)
         assert any(line.startswith(f"env ok rank {rank} of 2 master ") for line in lines), lines
+
+
+READS_PETS = """\
+import os
+import training_zoo.datasets as tzd
+ds = tzd.open("pets:V001")
+cat = ds.split("train")[0]
+print("files", sorted(f.key for f in ds), cat.label, cat.path.read_bytes(), flush=True)
+try:
+    open(ds.root / "files" / "new.txt", "w")
+    print("writable yes", flush=True)
+except OSError:
+    print("writable no", flush=True)
+"""
+
+
+async def test_a_dataset_version_reaches_every_node_read_only(tz):
+    from training_zoo.datasets.manager import TzDatasetManager
+    from training_zoo.datasets.workspace import TzWorkspace
+
+    manager = await tz.service()
+    me = dataclasses.replace(tz.user, scopes=frozenset({
+        "custom:tz:datasets:read", "custom:tz:datasets:write"}))  # fmt: skip
+    ws = TzWorkspace(storage=tz.storage)
+    dm = TzDatasetManager(storage=tz.storage, workspace=ws,
+                          session_factory=manager.sessions)  # fmt: skip
+    manager.datasets = dm
+    for name, data in (("cat.jpg", b"cat-bytes"), ("dog.jpg", b"dog-bytes")):
+        await ws.write_bytes(me, f"user:{me.name}", f"pets-src/{name}", data)
+    ds = await dm.create(me, {"name": "pets", "type": "image_classification",
+                              "labels": ["cat", "dog"]})  # fmt: skip
+    await dm.add_files(me, ds["id"], {"source": "workspace", "space": f"user:{me.name}",
+                                      "path": "pets-src"})  # fmt: skip
+    items, _ = await dm.files(me, ds["id"], limit=10)
+    for f in items:
+        label, usage = ("cat", "train") if f["key"] == "cat.jpg" else ("dog", "val")
+        await dm.annotate(me, ds["id"], {"key": f["key"], "revision": f["revision"],
+                                         "annotations": {"labels": [label]}, "usage": usage})
+    await dm.publish(me, ds["id"], {"note": "k8s"})
+    job = await tz.submit(manager, name="pets", framework="custom", nodes=2,
+                          command=["python", "-c", READS_PETS], datasets=["pets:V001"])
+    done = await tz.finished(manager, job["id"])
+    assert done["status"] == "succeeded", await tz.describe(manager, job["id"])
+    for rank in (0, 1):  # each node fetched its own copy; pods run as uid 1000: read-only holds
+        lines = await tz.logs(manager, job["id"], rank=rank)
+        assert "files ['cat.jpg', 'dog.jpg'] cat b'cat-bytes'" in lines, lines
+        assert "writable no" in lines, lines
+    assert [d["version"] for d in done["lineage"]["datasets"]] == ["V001"]

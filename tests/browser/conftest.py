@@ -5,6 +5,9 @@ platform.
 - ``lab(user)``: a new page logged into the hub as ``user`` through the login form, with JupyterLab
   loaded (the user's server spawned).
 - ``shots``: the folder where tests save screenshots (``test-results/screenshots``).
+
+When a test fails, every page it opened is saved to ``test-results/failures/<test>-<n>.png``:
+what the user would have seen is the first thing to look at.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]  # fmt: skip
 SHOTS = Path(__file__).parents[2] / "test-results" / "screenshots"
+FAILURES = SHOTS.parent / "failures"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = (yield).get_result()
+    if report.when == "call" and report.failed:
+        item.tz_failed = True  # type: ignore[attr-defined]
 
 
 # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
@@ -45,7 +56,7 @@ def shots() -> Path:
 
 
 @pytest.fixture
-def lab(browser, platform):
+def lab(request, browser, platform):
     contexts = []
 
     def open_lab(user: str) -> Page:
@@ -64,5 +75,10 @@ def lab(browser, platform):
         return page
 
     yield open_lab
+    failed = getattr(request.node, "tz_failed", False)
+    pages = [page for context in contexts for page in context.pages] if failed else []
+    for n, page in enumerate(pages):
+        FAILURES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(FAILURES / f"{request.node.name}-{n}.png"))
     for context in contexts:
         context.close()

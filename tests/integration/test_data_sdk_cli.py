@@ -171,7 +171,10 @@ def test_ctrl_c_leaves_the_upload_resumable(
     target = f"{folder}/mid.bin"
     upload = _cli(platform, "ws", "upload", str(source), target, "--part-size", "5",
                   "--parallel", "1", token=platform.token("alice"))  # fmt: skip
-    proc = subprocess.Popen(upload, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that starts pytest in the background hands it SIGINT ignored, and Python keeps an
+    # ignored SIGINT: give the CLI the terminal's default, where users press Ctrl-C.
+    proc = subprocess.Popen(upload, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for_parts(alice, target, proc, at_least=1)
         # Freeze the CLI so the interrupt lands while parts are still missing

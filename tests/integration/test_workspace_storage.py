@@ -8,6 +8,7 @@ the same on both.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -317,6 +318,37 @@ async def test_interrupted_upload_leaves_nothing(ws: TzWorkspace, uploads: TzUpl
         bucket, prefix = ws._bucket_key("")
         resp = await ws._call("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
         assert resp.get("Uploads", []) == []
+
+
+async def test_a_sender_hanging_up_as_its_part_is_stored_leaves_no_unverifiable_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a local store and a part whose sender hangs up just as the part lands in its place
+    # (a CLI killed as its last byte went out: the service cancels the part's task)
+    uploads = TzUploads(workspace=TzWorkspace(storage=TzStorage(url=str(tmp_path / "s"))))
+    up = await uploads.create(ALICE, "user:alice", "hangup.bin", 6 * MiB, part_size=5 * MiB)
+    data = os.urandom(5 * MiB)
+    loop = asyncio.get_running_loop()
+    task: asyncio.Task | None = None
+    real_replace = os.replace
+
+    def replace_then_hang_up(src, dst, **kwargs):
+        real_replace(src, dst, **kwargs)
+        if Path(dst).name == "00001" and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+            time.sleep(0.2)  # the cancel lands while the part is being recorded
+
+    monkeypatch.setattr(os, "replace", replace_then_hang_up)
+    task = asyncio.ensure_future(uploads.put_part(ALICE, up["id"], 1, data))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.5)  # storage work already handed to a thread finishes
+
+    # Then the part is whole with its etag (a resume keeps it) or absent (it is sent again),
+    # never listed without an etag that a resuming client could check
+    received = (await uploads.status(ALICE, up["id"]))["received"]
+    assert received in ([], [{"number": 1, "size": 5 * MiB,
+                              "etag": hashlib.md5(data).hexdigest()}]), received  # fmt: skip
 
 
 async def test_upload_rules(ws: TzWorkspace, uploads: TzUploads) -> None:

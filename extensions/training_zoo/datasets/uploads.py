@@ -341,11 +341,10 @@ class TzUploads(LoggingConfigurable):
             if want is not None and crc != want:
                 raise _crc_mismatch(number)
             etag = md5.hexdigest()
-            # Part then etag: status() trusts the etag only when it names this part's size.
-            await asyncio.to_thread(os.replace, tmp, staging / f"{number:05d}")
-            meta = staging / f"{RESERVED_PREFIX}meta-{uuid.uuid4().hex}"
-            await asyncio.to_thread(meta.write_text, json.dumps({"size": size, "etag": etag}))
-            await asyncio.to_thread(os.replace, meta, staging / f"{number:05d}.json")
+            # One thread call: a sender that hangs up after its last byte cancels this task, and
+            # a cancelled await must not leave the part stored without its etag (status() would
+            # report a part no client can verify, so a resume would send it again).
+            await asyncio.to_thread(_publish_local_part, tmp, staging, number, size, etag)
         finally:
             f.close()
             tmp.unlink(missing_ok=True)
@@ -694,3 +693,12 @@ def _ranges(numbers: list[int]) -> str:
         if n is not None:
             start = prev = n
     return ", ".join(out[:20]) + (" ..." if len(out) > 20 else "")
+
+
+def _publish_local_part(tmp: Path, staging: Path, number: int, size: int, etag: str) -> None:
+    """Move a received part into place, then record its etag (status() trusts an etag only when
+    it names the part's size, so a crash between the two steps shows the part as unverified)."""
+    os.replace(tmp, staging / f"{number:05d}")
+    meta = staging / f"{RESERVED_PREFIX}meta-{uuid.uuid4().hex}"
+    meta.write_text(json.dumps({"size": size, "etag": etag}))
+    os.replace(meta, staging / f"{number:05d}.json")

@@ -65,6 +65,8 @@ class Kubelet:
                    TZ_WORKSPACE=str(self.root / trainjob["metadata"]["name"] / f"ws-{index}"),
                    JOB_COMPLETION_INDEX=str(index))  # fmt: skip
         env.pop("TZ_OUTPUT_DIR", None)  # the pod's default, inside its workspace
+        # The image's `python` on PATH: here, the interpreter running the tests.
+        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         if trainjob["spec"]["runtimeRef"]["name"] == "tz-pytorch":
             env.update(PET_NNODES=str(trainer["numNodes"]),
                        PET_NPROC_PER_NODE=str(trainer["numProcPerNode"]),

@@ -574,3 +574,72 @@ async def test_a_manifest_changed_after_publishing_fails_the_job_before_any_pod(
     assert done["reason"] == "InputsUnavailable", done
     assert "the manifest of pets:V001 was changed after it was published" in done["message"]
     assert trainjob_names(kube, NS) == []
+
+
+LINE_PY = """\
+import torch
+
+
+class Line(torch.nn.Module):
+    def __init__(self, features: int = 2) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(features, 1)
+
+    def forward(self, x):
+        return self.lin(x)
+"""
+
+
+async def test_a_conversion_runs_in_pods_and_registers_the_new_version(
+    service, kube, kubelet, inputs, tmp_path, monkeypatch
+):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from training_zoo.models.descriptor import save
+    from training_zoo.models.runner import TzModelRuns
+
+    # Given a PyTorch model alice registered (its class is saved with it), and model runs whose
+    # jobs go to the Kubernetes backend
+    manager, registry = service.manager, service.manager.registry
+    (tmp_path / "tz_k8s_line.py").write_text(LINE_PY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tz_k8s_line import Line  # type: ignore[import-not-found]
+
+    folder = save(Line(), tmp_path / "line", name="line", example_input=torch.zeros(1, 2),
+                  kwargs={"features": 2}, task="regression")  # fmt: skip
+    assert folder is not None
+    me = Identity("alice", groups=("vision",), scopes=frozenset({
+        "custom:tz:models:read", "custom:tz:models:write", "custom:tz:jobs:write"}))  # fmt: skip
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        await registry.workspace.write_bytes(
+            me, "user:alice", f"exports/line/{path.relative_to(folder)}", path.read_bytes())
+    v1 = await registry.register_by_name(me, {"name": "line", "source": {
+        "space": "user:alice", "path": "exports/line"}})  # fmt: skip
+    registry.jobs = manager
+    runs = TzModelRuns(registry=registry, jobs=manager)
+    manager.finish_hooks.append(runs.on_job_finished)
+    # the service's interpreter path means nothing in an image: its `python` is used
+    assert runs.python == "python"
+
+    # When alice converts it to TorchScript and the cluster runs the job's pod
+    run = await runs.convert(me, v1["model_id"], 1, {"to": "torchscript"})
+    name = await until(lambda: trainjob_names(kube, NS) and only_trainjob(kube))
+    await until(lambda: kube.get(*SECRETS, NS, f"{name}-tz"), what="the job's Secret")
+    trainer = kube.get(*TRAINJOBS, NS, name)["spec"]["trainer"]
+    env = {e["name"]: e.get("value") for e in trainer["env"]}
+    assert json.loads(env["TZ_PROGRAM"])[:6] == [
+        "--command", "python", "-m", "training_zoo.models.worker", "convert", "--to"]  # fmt: skip
+    kubelet.run(name)
+    done = await status(manager, run["job_id"], {"succeeded", "failed"}, timeout=120)
+    assert done["status"] == "succeeded", await logs(manager, run["job_id"])
+
+    # Then the pod read version 1, and version 2 is registered as its TorchScript child
+    async def closed():
+        got = await runs.get(me, run["id"])
+        return got if got["finished"] else None
+
+    finished = await until(closed, what="the run closed")
+    assert (finished["status"], finished["result_version"]) == ("succeeded", 2), finished
+    v2 = await registry.version(me, v1["model_id"], 2)
+    assert (v2["format"], v2["parent"]["version"]) == ("torchscript", 1)
+    assert v2["conversion"]["parity"]["passed"] is True

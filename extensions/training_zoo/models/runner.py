@@ -50,12 +50,16 @@ class TzModelRuns(LoggingConfigurable):
 
     python = Unicode(
         help="""Python that runs conversion and evaluation jobs (it needs ``training-zoo[models]``:
-        torch, onnx, onnxruntime, onnxscript). Default: the service's own interpreter.""",
+        torch, onnx, onnxruntime, onnxscript). Default: the service's own interpreter when jobs
+        run on the service's machine (local backend); ``python``, looked up on the image's
+        ``PATH``, when they run in containers (Kubernetes), where the service's path means
+        nothing.""",
     ).tag(config=True)
 
     @default("python")
     def _default_python(self) -> str:
-        return sys.executable
+        backend = getattr(self.jobs, "backend", None)
+        return "python" if getattr(backend, "in_containers", False) else sys.executable
 
     cpus = Float(
         1,

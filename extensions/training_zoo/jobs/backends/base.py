@@ -78,6 +78,10 @@ class TzJobBackend(LoggingConfigurable, metaclass=_BackendMeta):
     #: Short name shown in ``GET /api/v1/`` (``local``, ``kubernetes``).
     name = "base"
 
+    #: Whether a job's command runs in an image of its own rather than on the service's machine:
+    #: there, paths of the service's machine (its interpreter, its venv) mean nothing.
+    in_containers = False
+
     @abc.abstractmethod
     async def start(self, on_update: UpdateCallback, active: list[BackendJob]) -> None:
         """Start watching, and reconcile ``active`` (every unfinished job in the database).

@@ -165,6 +165,7 @@ class TzKubernetesBackend(TzJobBackend):
     """Runs jobs as Kubeflow Trainer TrainJobs on Kubernetes, queued by Kueue."""
 
     name = "kubernetes"
+    in_containers = True
 
     storage = Instance(TzStorage)
     cluster = Instance(TzCluster)

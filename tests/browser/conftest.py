@@ -72,6 +72,9 @@ def lab(request, browser, platform):
         page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
         page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
         page.wait_for_selector('[data-id="tz-jobs-panel"]', timeout=60_000)
+        # Lab removes its splash once the saved layout is restored: a panel restored open after
+        # a test looked would otherwise be toggled shut by the test's own click on its tab.
+        page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=120_000)
         return page
 
     yield open_lab

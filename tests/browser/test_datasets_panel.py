@@ -39,6 +39,7 @@ def open_workspace(page: Page) -> None:
     if not page.locator(".jp-tz-WorkspacePanel").is_visible():
         page.click('[data-id="tz-workspace-panel"]')
     expect(page.locator(".jp-tz-WorkspacePanel")).to_be_visible()
+    expect(page.locator(".jp-tz-WorkspaceBrowser[data-space^='user:']")).to_be_attached()
 
 
 def create_from_folder(page: Page, folder: str, name: str, kind: str, labels: str) -> None:

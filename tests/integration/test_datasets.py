@@ -741,3 +741,127 @@ async def test_http_routes_and_errors(dm, http) -> None:
     assert not await asyncio.to_thread(dm.storage.exists, dm.manifest_key(ds["id"], 1))
     r = await http("alice", "GET", f"/datasets/{ds['id']}")
     assert r.code == 404
+
+
+# ------------------------------------------------------------------------------ blob collection
+
+
+def blob_exists(dm: TzDatasetManager, ds_id: str, data: bytes) -> bool:
+    sha = hashlib.sha256(data).hexdigest()
+    dm.storage.fs.invalidate_cache()
+    return dm.storage.exists(f"datasets/{ds_id}/blobs/{sha}")
+
+
+async def add_folder(dm: TzDatasetManager, ds_id: str, path: str) -> dict:
+    return await dm.add_files(ALICE, ds_id, {"source": "workspace", "space": "user:alice",
+                                             "path": path})  # fmt: skip
+
+
+BLOBS = {"a": b"A" * 1000, "b": b"B" * 1000, "c": b"C" * 1000, "e": b"E" * 777, "f": b"F" * 10}
+
+
+async def test_removed_files_blobs_are_reclaimed_unless_something_still_lists_them(dm) -> None:
+    # Given a published V001 of a, b, c (and d: the same bytes as c)
+    ds = await dm.create(ALICE, {"name": "gc", "type": "generic"})
+    files = {f"gc/{k}.bin": v for k, v in BLOBS.items() if k in "abc"} | {"gc/d.bin": BLOBS["c"]}
+    await write(dm, ALICE, files)
+    await add_folder(dm, ds["id"], "gc")
+    await dm.publish(ALICE, ds["id"], {})
+    # and a draft where a and d are removed, b gets new bytes, e was added and removed again,
+    # and f was removed and added back
+    await write(dm, ALICE, {"more/e.bin": BLOBS["e"], "more/f.bin": BLOBS["f"],
+                            "gc/b.bin": b"B2" * 600})  # fmt: skip
+    await add_folder(dm, ds["id"], "more")
+    await add_folder(dm, ds["id"], "gc/b.bin")
+    await dm.remove_files(ALICE, ds["id"], {"keys": ["a.bin", "d.bin", "e.bin", "f.bin"]})
+    await add_folder(dm, ds["id"], "more/f.bin")
+    collector = dm.collector
+
+    # When the collector runs within the grace period, then nothing is deleted
+    assert (await collector.collect_all())["blobs"] == 0
+    assert blob_exists(dm, ds["id"], BLOBS["e"])
+
+    # When it runs after the grace period
+    collector.grace = 0
+    assert await collector.collect_all() == {"datasets": 1, "blobs": 1, "bytes": len(BLOBS["e"])}
+
+    # Then only e's blob is gone: V001 still lists a and b, the draft still has c and f
+    assert not blob_exists(dm, ds["id"], BLOBS["e"])
+    for key in ("a", "b", "c", "f"):
+        assert blob_exists(dm, ds["id"], BLOBS[key]), key
+    for key, data in {"a.bin": BLOBS["a"], "b.bin": BLOBS["b"], "d.bin": BLOBS["c"]}.items():
+        assert await dm.read_file(ALICE, ds["id"], key, "V001") == data
+    assert await dm.read_file(ALICE, ds["id"], "f.bin") == BLOBS["f"]
+    assert (await collector.collect_all())["blobs"] == 0  # nothing left to consider
+    # and adding e again copies it anew
+    await add_folder(dm, ds["id"], "more/e.bin")
+    assert await dm.read_file(ALICE, ds["id"], "e.bin") == BLOBS["e"]
+    # Deleting the dataset takes its candidates with it
+    await dm.remove_files(ALICE, ds["id"], {"keys": ["e.bin"]})
+    await dm.delete(ALICE, ds["id"])
+    assert (await collector.collect_all())["blobs"] == 0
+
+
+async def removed_and_collectable(dm: TzDatasetManager, name: str) -> dict:
+    """A dataset whose e.bin was added from folder ``name`` and removed; its blob may now be
+    deleted by the collector (no grace)."""
+    ds = await dm.create(ALICE, {"name": name, "type": "generic"})
+    await write(dm, ALICE, {f"{name}/e.bin": BLOBS["e"]})
+    await add_folder(dm, ds["id"], name)
+    await dm.remove_files(ALICE, ds["id"], {"keys": ["e.bin"]})
+    dm.collector.grace = 0
+    return ds
+
+
+async def test_files_added_while_their_blob_is_collected_are_copied_again(
+    dm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given e, removed from the draft, whose blob the collector may now delete
+    ds = await removed_and_collectable(dm, "race")
+    collector = dm.collector
+
+    # When e is added again and the collector deletes the blob after the add reused it
+    # (between hashing and committing)
+    hash_all = dm._hash_all
+    collected: list[dict] = []
+
+    async def hash_then_collect(*args: Any, **kwargs: Any):
+        hashed = await hash_all(*args, **kwargs)
+        if not collected:
+            collected.append(await collector.collect_all())
+        return hashed
+
+    monkeypatch.setattr(dm, "_hash_all", hash_then_collect)
+    await add_folder(dm, ds["id"], "race")
+
+    # Then the add started over and copied the blob again: the draft's file reads back whole
+    assert collected == [{"datasets": 1, "blobs": 1, "bytes": len(BLOBS["e"])}]
+    assert await dm.read_file(ALICE, ds["id"], "e.bin") == BLOBS["e"]
+
+
+async def test_adding_files_waits_while_the_collector_deletes(
+    dm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = await removed_and_collectable(dm, "wait")
+    collector = dm.collector
+    marked, release = asyncio.Event(), asyncio.Event()
+    delete = collector._delete
+
+    async def slow_delete(*args: Any) -> list[str]:
+        marked.set()
+        await release.wait()
+        return await delete(*args)
+
+    monkeypatch.setattr(collector, "_delete", slow_delete)
+    # Given a collector that has marked e's blob and is deleting it
+    collecting = asyncio.ensure_future(collector.collect_all())
+    await asyncio.wait_for(marked.wait(), 10)
+    # When e is added again, then the add waits for the collector
+    adding = asyncio.ensure_future(add_folder(dm, ds["id"], "wait"))
+    await asyncio.sleep(1.5)
+    assert not adding.done()
+    release.set()
+    assert (await collecting)["blobs"] == 1
+    assert (await adding)["added"] == 1
+    # and the file it added reads back whole
+    assert await dm.read_file(ALICE, ds["id"], "e.bin") == BLOBS["e"]

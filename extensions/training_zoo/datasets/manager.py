@@ -37,7 +37,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from PIL import Image as PILImage
 from sqlalchemy import case, func, select, update
@@ -48,7 +48,7 @@ from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
 
 from .. import sharing
-from ..db.orm import Dataset, DatasetFile, DatasetVersion
+from ..db.orm import Dataset, DatasetBlobGarbage, DatasetFile, DatasetVersion
 from ..errors import (
     BackendUnavailable,
     Conflict,
@@ -61,7 +61,7 @@ from ..identity import Identity
 from ..jobs.manager import isoformat, utcnow
 from ..jobs.types import check_fields
 from ..storage import TzStorage, join_key
-from . import formats
+from . import formats, garbage
 from . import manifests as mf
 from .paths import MAX_KEY_BYTES, RESERVED_PREFIX, check_path, workspace_key
 from .previews import DECODED_FORMATS, TzPreviews
@@ -76,6 +76,7 @@ TYPES = ("image_classification", "object_detection", "text", "tabular", "generic
 VISIBILITIES = ("private", "team", "public")
 MAX_DESCRIPTION = 20_000
 CHUNK = 1 << 20
+_T = TypeVar("_T")
 
 
 def _sha(text: str) -> str:
@@ -132,12 +133,16 @@ class TzDatasetManager(LoggingConfigurable):
     workspace = Instance(TzWorkspace)
     previews = Instance(TzPreviews, allow_none=True)
     session_factory = AnyTrait()
+    collector = Instance(garbage.TzBlobCollector, allow_none=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sessions: sessionmaker[Session] = self.session_factory
         if self.previews is None:
             self.previews = TzPreviews(parent=self, storage=self.storage)
+        if self.collector is None:
+            self.collector = garbage.TzBlobCollector(parent=self)
+        self.collector.manager = self
         self._manifests: OrderedDict[tuple[str, int], list[dict]] = OrderedDict()
 
     # ================================================================== access
@@ -351,6 +356,8 @@ class TzDatasetManager(LoggingConfigurable):
                                 reason="NotDatasetOwner")  # fmt: skip
             db.execute(DatasetVersion.__table__.delete().where(DatasetVersion.dataset_id == ds_id))
             db.execute(DatasetFile.__table__.delete().where(DatasetFile.dataset_id == ds_id))
+            db.execute(DatasetBlobGarbage.__table__.delete().where(
+                DatasetBlobGarbage.dataset_id == ds_id))  # fmt: skip
             db.delete(ds)
             db.commit()
         self._manifests = OrderedDict((k, v) for k, v in self._manifests.items() if k[0] != ds_id)
@@ -653,6 +660,7 @@ class TzDatasetManager(LoggingConfigurable):
         """Add or replace draft files (under the dataset's lock). ``(added, bytes, unchanged)``."""
         now = utcnow()
         added = size_added = unchanged = 0
+        replaced: list[tuple[str, int]] = []
         for dkey, sha, size, source in hashed:
             extra = (labels or {}).get(dkey)
             row = self._file(db, ds_id, dkey)
@@ -667,6 +675,8 @@ class TzDatasetManager(LoggingConfigurable):
                 unchanged += 1
                 continue
             else:
+                if row.source != source:
+                    replaced.append((row.source, row.size))
                 row.size, row.sha256, row.source = size, sha, source
                 if extra is not None:
                     row.annotations = extra["annotations"]
@@ -676,6 +686,7 @@ class TzDatasetManager(LoggingConfigurable):
                 row.updated_by, row.updated = user.name, now
             added += 1
             size_added += size
+        garbage.record(db, ds_id, replaced)
         return added, size_added, unchanged
 
     def _draft_count(self, db: Session, ds_id: str) -> int:
@@ -694,13 +705,59 @@ class TzDatasetManager(LoggingConfigurable):
         with self.sessions() as db:
             self._get(db, user, ds_id, write=True)
         found, skipped, copy = await self._collect(user, body)
-        hashed = await self._hash_all(ds_id, found, copy)
+
+        def commit(db: Session, hashed: list[tuple[str, str, int, str]]) -> tuple[int, int, int]:
+            return self._upsert(db, ds_id, user, hashed)
+
+        added, size, unchanged = await self._hash_and_commit(ds_id, found, copy, commit)
         with self.sessions() as db:
-            self._lock(db, ds_id)
-            added, size, unchanged = self._upsert(db, ds_id, user, hashed)
-            db.commit()
             files = self._draft_count(db, ds_id)
         return {"added": added, "bytes": size, "files": files, "skipped": skipped + unchanged}
+
+    async def _hash_and_commit(
+        self,
+        ds_id: str,
+        found: list[tuple[str, str, int]],
+        copy: bool,
+        commit: Callable[[Session, list[tuple[str, str, int, str]]], _T],
+    ) -> _T:
+        """Hash (and copy into blobs) the files ``found``, then run ``commit(db, hashed)`` under
+        the dataset's lock and commit; started over when the blob collector marked blobs for
+        deletion meanwhile, so no commit references a blob it deleted (see ``datasets.garbage``).
+
+        Raises
+        ------
+        Conflict
+            ``BlobsBeingCollected`` when the collector kept the dataset busy for too long.
+        """
+        collector = self.collector
+        assert collector is not None
+        for _ in range(3):
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                with self.sessions() as db:
+                    busy = garbage.deleting(db, ds_id, collector.lease)
+                    start = garbage.epoch(db, ds_id)
+                if not busy:
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            if busy:
+                break
+            hashed = await self._hash_all(ds_id, found, copy)
+            with self.sessions() as db:
+                self._lock(db, ds_id)
+                if garbage.epoch(db, ds_id) != start:
+                    db.rollback()
+                    continue
+                garbage.reclaim(db, ds_id, [source for _, _, _, source in hashed])
+                result = commit(db, hashed)
+                db.commit()
+                return result
+        raise Conflict(
+            "storage of files removed from this dataset is being reclaimed right now; add the "
+            "files again in a minute", reason="BlobsBeingCollected")  # fmt: skip
 
     async def remove_files(self, user: Identity, ds_id: str, body: object) -> None:
         """Remove draft entries by key (published versions keep theirs)."""
@@ -713,6 +770,10 @@ class TzDatasetManager(LoggingConfigurable):
             self._lock(db, ds_id)
             hashes = [_sha(k) for k in keys]
             for i in range(0, len(hashes), 500):
+                lost = db.execute(select(DatasetFile.source, DatasetFile.size).where(
+                    DatasetFile.dataset_id == ds_id, DatasetFile.key_hash.in_(hashes[i : i + 500])
+                ))  # fmt: skip
+                garbage.record(db, ds_id, [(src, size) for src, size in lost])
                 db.execute(DatasetFile.__table__.delete().where(
                     DatasetFile.dataset_id == ds_id, DatasetFile.key_hash.in_(hashes[i : i + 500])
                 ))  # fmt: skip
@@ -1093,9 +1154,7 @@ class TzDatasetManager(LoggingConfigurable):
             ds = self._get(db, user, ds_id, write=True)
             single = ds.type == "image_classification"
         records: dict[str, dict[str, Any]]
-        hashed: list[tuple[str, str, int, str]] = []
         new_labels: list[str] = []
-        added = 0
         if fmt == "imagenet":
             found, skipped, _ = await self._collect(
                 user, {"source": "workspace", "space": body.get("space"),
@@ -1106,8 +1165,8 @@ class TzDatasetManager(LoggingConfigurable):
                 ann = {"labels": [info["label"]] if info["label"] else [], "boxes": []}
                 records[dkey] = {"annotations": ann, "usage": info["usage"]}
                 new_labels.extend(ann["labels"])
-            hashed = await self._hash_all(ds_id, found, True)
         else:
+            found = []
             data = await self._read_workspace(user, body.get("space"), body.get("path"))
             try:
                 if fmt == "coco":
@@ -1131,16 +1190,19 @@ class TzDatasetManager(LoggingConfigurable):
                 raise InvalidRequest.field("path", f"{name}: {e.message}") from None
             new_labels.extend(rec["annotations"]["labels"])
             new_labels.extend(b["label"] for b in rec["annotations"]["boxes"])
-        updated = 0
-        with self.sessions() as db:
-            ds = self._lock(db, ds_id)
-            if hashed:
+
+        def commit(db: Session, hashed: list[tuple[str, str, int, str]]) -> dict[str, Any]:
+            dataset = db.get(Dataset, ds_id)  # fresh: the caller holds its lock
+            assert dataset is not None
+            added = updated = 0
+            unmatched = skipped
+            if fmt == "imagenet":
                 added, _, _ = self._upsert(db, ds_id, user, hashed, records)
                 updated = added
             else:
                 keys = db.scalars(select(DatasetFile.key).where(DatasetFile.dataset_id == ds_id))
                 matches = formats.match_keys(records, list(keys))
-                skipped = len(records) - len(matches)
+                unmatched = len(records) - len(matches)
                 now = utcnow()
                 for name, dkey in matches.items():
                     row = self._file(db, ds_id, dkey)
@@ -1153,13 +1215,19 @@ class TzDatasetManager(LoggingConfigurable):
                     row.revision += 1
                     row.updated_by, row.updated = user.name, now
                     updated += 1
-            current = list(ds.labels or [])
+            current = list(dataset.labels or [])
             fresh = [x for x in dict.fromkeys(new_labels) if x not in current]
             if fresh:
-                ds.labels = mf.check_label_set(current + fresh)
+                dataset.labels = mf.check_label_set(current + fresh)
+            return {"added": added, "updated": updated, "skipped": unmatched, "labels": fresh}
+
+        if fmt == "imagenet":
+            return await self._hash_and_commit(ds_id, found, True, commit)
+        with self.sessions() as db:
+            self._lock(db, ds_id)
+            result = commit(db, [])
             db.commit()
-        return {"added": added if hashed else 0, "updated": updated, "skipped": skipped,
-                "labels": fresh}  # fmt: skip
+        return result
 
     async def export(self, user: Identity, ds_id: str, body: object) -> dict[str, Any]:
         """Write a version's (or the draft's) annotations into the workspace.

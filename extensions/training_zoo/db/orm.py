@@ -144,8 +144,27 @@ class Dataset(Base):
     # The last version number handed out. Publishing increments it in place (an atomic UPDATE on
     # this one row), which both numbers the version and serialises publishers of this dataset.
     version_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped whenever the blob collector marks blobs of this dataset for deletion: a request
+    # that reused blobs checks it did not change before it commits references to them.
+    blob_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime)
     updated: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DatasetBlobGarbage(Base):
+    """A blob that lost a draft reference (file removed or replaced): a candidate for deletion
+    once it has been unreferenced for the grace period (see ``datasets.garbage``)."""
+
+    __tablename__ = "tz_dataset_blob_garbage"
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("tz_datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    since: Mapped[datetime] = mapped_column(DateTime)
+    # Set while the collector deletes the blob; a stale mark is a collector that died.
+    deleting_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class DatasetFile(Base):

@@ -26,6 +26,7 @@ from traitlets.config import Application
 from .._version import __version__
 from ..datasets import handlers as dataset_handlers
 from ..datasets import ws_handlers
+from ..datasets.garbage import TzBlobCollector
 from ..datasets.manager import TzDatasetManager
 from ..datasets.previews import TzPreviews
 from ..datasets.uploads import TzUploads
@@ -70,8 +71,8 @@ class TzService(Application):
     version = __version__
     description = "Training Zoo service: REST API v1 for jobs, the workspace, datasets and models."
     classes = [TzJobManager, TzLocalBackend, TzKubernetesBackend, TzCluster, TzStorage,
-               TzWorkspace, TzUploads, TzPreviews, TzDatasetManager, TzModelManager,
-               TzModelRuns]  # fmt: skip
+               TzWorkspace, TzUploads, TzPreviews, TzDatasetManager, TzBlobCollector,
+               TzModelManager, TzModelRuns]  # fmt: skip
 
     config_file = Unicode(
         "tz_config.py",
@@ -215,6 +216,8 @@ class TzService(Application):
         await self.jobs.start()
         await self.model_runs.reconcile()
         sweeper = asyncio.ensure_future(self.uploads.sweep_forever())
+        assert self.datasets.collector is not None
+        collector = asyncio.ensure_future(self.datasets.collector.run_forever())
         parsed = urlparse(self.url)
         server = HTTPServer(
             self.web_app, xheaders=True, max_body_size=self.jobs.max_snapshot_bytes + (1 << 20),
@@ -232,6 +235,7 @@ class TzService(Application):
         self.log.info("TZ service stopping; running jobs keep running")
         server.stop()
         sweeper.cancel()
+        collector.cancel()
         await self.jobs.stop()
 
     def start(self) -> None:

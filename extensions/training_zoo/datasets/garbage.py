@@ -1,0 +1,274 @@
+"""Reclaiming the storage of dataset blobs that nothing references any more.
+
+A workspace file added to a draft is copied to ``datasets/<id>/blobs/<sha256>``; two keys with the
+same bytes share one blob, and a blob that is already there is reused (one HEAD, no copy). When a
+draft file is removed or replaced, its blob may still be referenced by another key, by a published
+version's manifest, or by a file someone is adding right now; so removing a file only records the
+blob as a *candidate* (``tz_dataset_blob_garbage``), and :class:`TzBlobCollector` deletes it later
+when it is still unreferenced.
+
+How deletion stays apart from requests that reuse blobs (on SQLite and MySQL alike):
+
+- A candidate is considered only once it has been one for ``grace`` seconds, so a publish that
+  took its snapshot of the draft before the file was removed has long written its manifest.
+- Under the dataset's lock, the collector re-reads the draft's references and the versions, marks
+  the candidates it will delete (``deleting_since``) and bumps ``tz_datasets.blob_epoch``; it then
+  deletes the objects, and finally drops the rows of what it deleted.
+- A request that reuses or copies blobs (:meth:`TzDatasetManager.add_files`, imports) first waits
+  while fresh marks exist, reads the epoch, hashes and copies, then commits under the lock only if
+  the epoch is unchanged (else it starts over: its blobs are copied again where they are gone), and
+  drops any candidate rows of the blobs it now references.
+- A mark older than ``lease`` belongs to a collector that died; the next run takes it over. The
+  collector stops deleting before its own marks could go stale.
+
+Blobs referenced by S3 imports live outside ``blobs/`` and are never candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+from traitlets import Float, Integer
+from traitlets.config import LoggingConfigurable
+
+from ..db.orm import Dataset, DatasetBlobGarbage, DatasetFile, DatasetVersion
+from ..jobs.manager import utcnow
+from ..storage import join_key
+from . import manifests as mf
+
+
+def blob_key(ds_id: str, sha: str) -> str:
+    return join_key("datasets", ds_id, "blobs", sha)
+
+
+def blob_sha(ds_id: str, source: str) -> str | None:
+    """The sha256 of ``source`` when it is one of the dataset's own blobs, else ``None``."""
+    prefix = join_key("datasets", ds_id, "blobs") + "/"
+    sha = source[len(prefix) :] if source.startswith(prefix) else ""
+    return sha if len(sha) == 64 and "/" not in sha else None
+
+
+def record(db: Session, ds_id: str, lost: Iterable[tuple[str, int]]) -> None:
+    """Note blobs that just lost a draft reference, as ``(source, size)`` pairs (call under the
+    dataset's lock). Sources that are not the dataset's own blobs are ignored."""
+    sizes = {sha: size for sha, size in ((blob_sha(ds_id, src), n) for src, n in lost) if sha}
+    if not sizes:
+        return
+    now = utcnow()
+    shas = sorted(sizes)
+    existing: set[str] = set()
+    for i in range(0, len(shas), 500):
+        existing.update(db.scalars(select(DatasetBlobGarbage.sha256).where(
+            DatasetBlobGarbage.dataset_id == ds_id,
+            DatasetBlobGarbage.sha256.in_(shas[i : i + 500]))))  # fmt: skip
+    for sha in shas:
+        if sha not in existing:
+            db.add(DatasetBlobGarbage(dataset_id=ds_id, sha256=sha, size=sizes[sha], since=now))
+    again = sorted(existing)
+    for i in range(0, len(again), 500):  # it lost another reference just now: grace restarts
+        db.execute(
+            update(DatasetBlobGarbage)
+            .where(DatasetBlobGarbage.dataset_id == ds_id,
+                   DatasetBlobGarbage.sha256.in_(again[i : i + 500]),
+                   DatasetBlobGarbage.deleting_since.is_(None))
+            .values(since=now)
+        )  # fmt: skip
+
+
+def reclaim(db: Session, ds_id: str, sources: Iterable[str]) -> None:
+    """Drop the candidate rows of blobs a commit is about to reference again (under the lock,
+    after :func:`epoch_unchanged`: no mark of the current epoch can be among them)."""
+    shas = sorted({s for s in (blob_sha(ds_id, src) for src in sources) if s})
+    for i in range(0, len(shas), 500):
+        db.execute(
+            delete(DatasetBlobGarbage).where(
+                DatasetBlobGarbage.dataset_id == ds_id,
+                DatasetBlobGarbage.sha256.in_(shas[i : i + 500]),
+            )
+        )
+
+
+def epoch(db: Session, ds_id: str) -> int:
+    return db.scalar(select(Dataset.blob_epoch).where(Dataset.id == ds_id)) or 0
+
+
+def deleting(db: Session, ds_id: str, lease: float) -> bool:
+    """Whether a live collector is deleting blobs of the dataset right now."""
+    fresh = utcnow() - timedelta(seconds=lease)
+    return bool(
+        db.scalar(
+            select(func.count())
+            .select_from(DatasetBlobGarbage)
+            .where(DatasetBlobGarbage.dataset_id == ds_id,
+                   DatasetBlobGarbage.deleting_since > fresh)
+        )
+    )  # fmt: skip
+
+
+class TzBlobCollector(LoggingConfigurable):
+    """Deletes dataset blobs that have been unreferenced for a while (see the module docstring)."""
+
+    interval = Float(
+        3600,
+        help="""Seconds between two runs of the blob collector over every dataset with
+        candidates. 0 turns it off (storage of removed files is then never reclaimed).
+        Default: 3600 (hourly).""",
+    ).tag(config=True)
+
+    grace = Float(
+        24 * 3600,
+        help="""Seconds a blob must have been unreferenced by the draft before it may be deleted
+        (it is kept anyway while a published version lists it). Why: a publish or a job started
+        before the file was removed may still be reading it. Default: 86400 (one day).""",
+    ).tag(config=True)
+
+    lease = Float(
+        3600,
+        help="""Seconds a collector's deletion marks hold. Adding files waits while fresh marks
+        exist; a collector stops deleting before its marks are this old, and a later run takes
+        over marks older than this (a collector that died). Default: 3600.""",
+    ).tag(config=True)
+
+    batch = Integer(
+        1000,
+        help="""Blobs deleted per storage request (S3 DeleteObjects takes up to 1000).
+        Default: 1000.""",
+    ).tag(config=True)
+
+    manager: Any = None  # TzDatasetManager (set by it)
+
+    async def run_forever(self) -> None:
+        """Collect every ``interval`` seconds until cancelled; a failed run is logged."""
+        if self.interval <= 0:
+            return
+        while True:
+            try:
+                await self.collect_all()
+            except Exception:  # noqa: BLE001 - storage or database hiccup: next round
+                self.log.exception("blob collection failed; retrying in %.0f s", self.interval)
+            await asyncio.sleep(self.interval)
+
+    async def collect_all(self) -> dict[str, int]:
+        """One run over every dataset with candidates: ``{"datasets", "blobs", "bytes"}``."""
+        cutoff = utcnow() - timedelta(seconds=self.grace)
+        with self.manager.sessions() as db:
+            ids = list(db.scalars(
+                select(DatasetBlobGarbage.dataset_id)
+                .where(DatasetBlobGarbage.since <= cutoff).distinct()
+            ))  # fmt: skip
+        total = {"datasets": 0, "blobs": 0, "bytes": 0}
+        for ds_id in ids:
+            blobs, size = await self.collect(ds_id)
+            if blobs:
+                total["datasets"] += 1
+                total["blobs"] += blobs
+                total["bytes"] += size
+        if total["blobs"]:
+            self.log.info("blob collector: deleted %(blobs)d blob(s), %(bytes)d bytes, in "
+                          "%(datasets)d dataset(s)", total)  # fmt: skip
+        return total
+
+    async def collect(self, ds_id: str) -> tuple[int, int]:
+        """Delete the dataset's blobs that are past their grace and referenced by nothing;
+        ``(blobs, bytes)`` deleted."""
+        m = self.manager
+        with m.sessions() as db:
+            numbers = list(db.scalars(
+                select(DatasetVersion.number).where(DatasetVersion.dataset_id == ds_id)
+            ))  # fmt: skip
+        in_versions: set[str] = set()
+        for number in numbers:  # manifests never change: read them outside the lock
+            data = await asyncio.to_thread(m.storage.get_bytes, m.manifest_key(ds_id, number))
+            for entry in mf.decode(data):
+                sha = blob_sha(ds_id, str(entry.get("source", "")))
+                if sha:
+                    in_versions.add(sha)
+        cutoff = utcnow() - timedelta(seconds=self.grace)
+        stale = utcnow() - timedelta(seconds=self.lease)
+        with m.sessions() as db:
+            # The dataset's lock (module docstring of datasets.manager), without touching
+            # ``updated``: collecting garbage is not a change anyone made to the dataset.
+            db.execute(update(Dataset).where(Dataset.id == ds_id)
+                       .values(blob_epoch=Dataset.blob_epoch))  # fmt: skip
+            now_numbers = db.scalar(select(func.count()).select_from(DatasetVersion)
+                                    .where(DatasetVersion.dataset_id == ds_id))  # fmt: skip
+            if now_numbers != len(numbers):  # published meanwhile: next round
+                db.rollback()
+                return 0, 0
+            rows = list(db.scalars(
+                select(DatasetBlobGarbage).where(
+                    DatasetBlobGarbage.dataset_id == ds_id, DatasetBlobGarbage.since <= cutoff,
+                    (DatasetBlobGarbage.deleting_since.is_(None))
+                    | (DatasetBlobGarbage.deleting_since <= stale))
+            ))  # fmt: skip
+            shas = {r.sha256 for r in rows}
+            sizes = {r.sha256: r.size for r in rows}
+            in_draft = {
+                s for s in (blob_sha(ds_id, src) for src in db.scalars(
+                    select(DatasetFile.source).where(DatasetFile.dataset_id == ds_id)))
+                if s in shas
+            }  # fmt: skip
+            keep = (in_draft | in_versions) & shas
+            if keep:  # referenced after all: no longer candidates
+                db.execute(delete(DatasetBlobGarbage).where(
+                    DatasetBlobGarbage.dataset_id == ds_id,
+                    DatasetBlobGarbage.sha256.in_(sorted(keep))))  # fmt: skip
+            doomed = sorted(shas - keep)
+            marked_at = utcnow()
+            if doomed:
+                for i in range(0, len(doomed), 500):
+                    db.execute(update(DatasetBlobGarbage).where(
+                        DatasetBlobGarbage.dataset_id == ds_id,
+                        DatasetBlobGarbage.sha256.in_(doomed[i : i + 500]),
+                    ).values(deleting_since=marked_at))  # fmt: skip
+                db.execute(update(Dataset).where(Dataset.id == ds_id)
+                           .values(blob_epoch=Dataset.blob_epoch + 1))  # fmt: skip
+            db.commit()
+        if not doomed:
+            return 0, 0
+        deleted = await self._delete(ds_id, doomed, time.monotonic() + self.lease / 2)
+        size = sum(sizes[sha] for sha in deleted)
+        with m.sessions() as db:
+            for i in range(0, len(deleted), 500):
+                db.execute(delete(DatasetBlobGarbage).where(
+                    DatasetBlobGarbage.dataset_id == ds_id,
+                    DatasetBlobGarbage.sha256.in_(deleted[i : i + 500])))  # fmt: skip
+            left = sorted(set(doomed) - set(deleted))
+            for i in range(0, len(left), 500):  # ran out of time: candidates again next run
+                db.execute(update(DatasetBlobGarbage).where(
+                    DatasetBlobGarbage.dataset_id == ds_id,
+                    DatasetBlobGarbage.sha256.in_(left[i : i + 500]),
+                ).values(deleting_since=None))  # fmt: skip
+            db.commit()
+        self.log.info("Dataset %s: deleted %d unreferenced blob(s), %d bytes", ds_id,
+                      len(deleted), size)  # fmt: skip
+        return len(deleted), size
+
+    async def _delete(self, ds_id: str, shas: list[str], until: float) -> list[str]:
+        """Delete blobs in batches while the marks are safely fresh; the ones deleted."""
+        storage = self.manager.storage
+        deleted: list[str] = []
+        step = max(1, self.batch)
+        for i in range(0, len(shas), step):
+            if time.monotonic() > until:
+                break
+            chunk = shas[i : i + step]
+            await asyncio.to_thread(_remove, storage, [blob_key(ds_id, sha) for sha in chunk])
+            deleted.extend(chunk)
+        return deleted
+
+
+def _remove(storage: Any, keys: list[str]) -> None:
+    """Delete objects that may already be gone (S3 DeleteObjects ignores missing keys)."""
+    local = [storage.local_path(k) for k in keys]
+    if all(p is not None for p in local):
+        for p in local:
+            p.unlink(missing_ok=True)
+    else:
+        storage.fs.rm([storage.path(k) for k in keys])

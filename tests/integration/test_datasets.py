@@ -36,6 +36,7 @@ from traversal import HOSTILE_PATHS  # noqa: E402  (the shared traversal corpus)
 from training_zoo.datasets import handlers as dataset_handlers  # noqa: E402
 from training_zoo.datasets import manifests as mf  # noqa: E402
 from training_zoo.datasets.manager import TzDatasetManager  # noqa: E402
+from training_zoo.datasets.paths import RESERVED_PREFIX  # noqa: E402
 from training_zoo.datasets.workspace import TzWorkspace  # noqa: E402
 from training_zoo.db.orm import DatasetVersion  # noqa: E402
 from training_zoo.db.session import make_session_factory  # noqa: E402
@@ -865,3 +866,45 @@ async def test_adding_files_waits_while_the_collector_deletes(
     assert (await adding)["added"] == 1
     # and the file it added reads back whole
     assert await dm.read_file(ALICE, ds["id"], "e.bin") == BLOBS["e"]
+
+
+async def test_orphaned_blobs_of_a_failed_add_become_candidates_and_are_collected(dm) -> None:
+    # Given a dataset with a published file and a draft file, and blobs nothing names (an add
+    # copied them, then failed)
+    ds = await dm.create(ALICE, {"name": "orphans", "type": "generic"})
+    await write(dm, ALICE, {"o/a.bin": BLOBS["a"], "o/b.bin": BLOBS["b"]})
+    await add_folder(dm, ds["id"], "o/a.bin")
+    await dm.publish(ALICE, ds["id"], {})
+    await add_folder(dm, ds["id"], "o/b.bin")
+    await dm.remove_files(ALICE, ds["id"], {"keys": ["a.bin"]})  # V001 still lists it
+
+    async def put_blob(data: bytes) -> None:
+        key = f"datasets/{ds['id']}/blobs/{hashlib.sha256(data).hexdigest()}"
+        await asyncio.to_thread(dm.storage.put_bytes, key, data)
+
+    orphan, fresh = BLOBS["e"], BLOBS["f"]
+    await put_blob(orphan)
+    # (on a local store, also the temporary file of a copy that died)
+    blobs = dm.storage.local_path(f"datasets/{ds['id']}/blobs")
+    leftover = blobs / f"{RESERVED_PREFIX}dead-copy" if blobs is not None else None
+    if leftover is not None:
+        leftover.write_bytes(b"half")
+    collector = dm.collector
+    assert await collector.find_orphans() == 0  # younger than a day
+
+    # When the sweep runs with a grace that only the older orphan is past
+    await asyncio.sleep(4)
+    await put_blob(fresh)
+    collector.grace = 3
+    assert await collector.find_orphans() == 1
+    assert await collector.find_orphans() == 0  # already a candidate
+    done = await collector.collect_all()
+
+    # Then only the orphan is deleted; the published, draft and fresh blobs stay
+    assert done == {"datasets": 1, "blobs": 1, "bytes": len(orphan)}
+    assert not blob_exists(dm, ds["id"], orphan)
+    assert leftover is None or not leftover.exists()
+    for data in (BLOBS["a"], BLOBS["b"], fresh):
+        assert blob_exists(dm, ds["id"], data)
+    assert await dm.read_file(ALICE, ds["id"], "a.bin", "V001") == BLOBS["a"]
+    assert await dm.read_file(ALICE, ds["id"], "b.bin") == BLOBS["b"]

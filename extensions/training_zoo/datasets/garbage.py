@@ -27,12 +27,14 @@ Blobs referenced by S3 imports live outside ``blobs/`` and are never candidates.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
@@ -41,6 +43,9 @@ from ..db.orm import Dataset, DatasetBlobGarbage, DatasetFile, DatasetVersion
 from ..jobs.manager import utcnow
 from ..storage import join_key
 from . import manifests as mf
+from .paths import RESERVED_PREFIX
+
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def blob_key(ds_id: str, sha: str) -> str:
@@ -51,7 +56,7 @@ def blob_sha(ds_id: str, source: str) -> str | None:
     """The sha256 of ``source`` when it is one of the dataset's own blobs, else ``None``."""
     prefix = join_key("datasets", ds_id, "blobs") + "/"
     sha = source[len(prefix) :] if source.startswith(prefix) else ""
-    return sha if len(sha) == 64 and "/" not in sha else None
+    return sha if SHA256_RE.fullmatch(sha) else None
 
 
 def record(db: Session, ds_id: str, lost: Iterable[tuple[str, int]]) -> None:
@@ -141,18 +146,89 @@ class TzBlobCollector(LoggingConfigurable):
         Default: 1000.""",
     ).tag(config=True)
 
+    orphan_interval = Float(
+        24 * 3600,
+        help="""Seconds between two sweeps for orphaned blobs: blobs in storage that no draft
+        file, version or candidate names, left by an "add files" request that failed half way
+        (or a service that died during one). Each sweep lists every dataset's blobs (one
+        storage listing per 1000 blobs); orphans past ``grace`` become candidates. 0 turns it
+        off. Default: 86400 (daily; the first sweep runs with the first collection).""",
+    ).tag(config=True)
+
     manager: Any = None  # TzDatasetManager (set by it)
 
     async def run_forever(self) -> None:
         """Collect every ``interval`` seconds until cancelled; a failed run is logged."""
         if self.interval <= 0:
             return
+        last_sweep = float("-inf")
         while True:
             try:
+                due = time.monotonic() - last_sweep >= self.orphan_interval
+                if self.orphan_interval > 0 and due:
+                    last_sweep = time.monotonic()
+                    await self.find_orphans()
                 await self.collect_all()
             except Exception:  # noqa: BLE001 - storage or database hiccup: next round
                 self.log.exception("blob collection failed; retrying in %.0f s", self.interval)
             await asyncio.sleep(self.interval)
+
+    async def find_orphans(self) -> int:
+        """Make candidates of every dataset's orphaned blobs; how many were found."""
+        with self.manager.sessions() as db:
+            ids = list(db.scalars(select(Dataset.id)))
+        found = 0
+        for ds_id in ids:
+            found += await self.find_orphans_of(ds_id)
+        if found:
+            self.log.info("blob collector: %d orphaned blob(s) found", found)
+        return found
+
+    async def find_orphans_of(self, ds_id: str) -> int:
+        """Record the dataset's blobs that nothing names and that are older than ``grace`` as
+        candidates (:meth:`collect` re-checks them under the lock before deleting anything);
+        delete temporary files of copies that died. How many candidates were added."""
+        m = self.manager
+        _, in_versions = await self._version_refs(ds_id)
+        listing = await asyncio.to_thread(_list_blobs, m.storage, ds_id)
+        cutoff = utcnow() - timedelta(seconds=self.grace)
+        leftovers = [name for name, _, mtime in listing
+                     if name.startswith(RESERVED_PREFIX) and mtime <= cutoff]  # fmt: skip
+        if leftovers:
+            await asyncio.to_thread(_remove, m.storage, [blob_key(ds_id, n) for n in leftovers])
+        with m.sessions() as db:
+            named = {s for s in (blob_sha(ds_id, src) for src in db.scalars(
+                select(DatasetFile.source).where(DatasetFile.dataset_id == ds_id))) if s}
+            named |= set(db.scalars(select(DatasetBlobGarbage.sha256)
+                                    .where(DatasetBlobGarbage.dataset_id == ds_id)))  # fmt: skip
+            orphans = [(sha, size, mtime) for sha, size, mtime in listing
+                       if SHA256_RE.fullmatch(sha) and mtime <= cutoff
+                       and sha not in named and sha not in in_versions]  # fmt: skip
+            for sha, size, mtime in orphans:
+                db.add(DatasetBlobGarbage(dataset_id=ds_id, sha256=sha, size=size, since=mtime))
+            try:
+                db.commit()
+            except IntegrityError:  # a file was removed meanwhile: it is a candidate anyway
+                db.rollback()
+                return 0
+        return len(orphans)
+
+    async def _version_refs(self, ds_id: str) -> tuple[int, set[str]]:
+        """How many versions the dataset has, and the blobs their manifests list (manifests
+        never change, so they are read outside the lock)."""
+        m = self.manager
+        with m.sessions() as db:
+            numbers = list(db.scalars(
+                select(DatasetVersion.number).where(DatasetVersion.dataset_id == ds_id)
+            ))  # fmt: skip
+        listed: set[str] = set()
+        for number in numbers:
+            data = await asyncio.to_thread(m.storage.get_bytes, m.manifest_key(ds_id, number))
+            for entry in mf.decode(data):
+                sha = blob_sha(ds_id, str(entry.get("source", "")))
+                if sha:
+                    listed.add(sha)
+        return len(numbers), listed
 
     async def collect_all(self) -> dict[str, int]:
         """One run over every dataset with candidates: ``{"datasets", "blobs", "bytes"}``."""
@@ -178,17 +254,7 @@ class TzBlobCollector(LoggingConfigurable):
         """Delete the dataset's blobs that are past their grace and referenced by nothing;
         ``(blobs, bytes)`` deleted."""
         m = self.manager
-        with m.sessions() as db:
-            numbers = list(db.scalars(
-                select(DatasetVersion.number).where(DatasetVersion.dataset_id == ds_id)
-            ))  # fmt: skip
-        in_versions: set[str] = set()
-        for number in numbers:  # manifests never change: read them outside the lock
-            data = await asyncio.to_thread(m.storage.get_bytes, m.manifest_key(ds_id, number))
-            for entry in mf.decode(data):
-                sha = blob_sha(ds_id, str(entry.get("source", "")))
-                if sha:
-                    in_versions.add(sha)
+        versions, in_versions = await self._version_refs(ds_id)
         cutoff = utcnow() - timedelta(seconds=self.grace)
         stale = utcnow() - timedelta(seconds=self.lease)
         with m.sessions() as db:
@@ -198,7 +264,7 @@ class TzBlobCollector(LoggingConfigurable):
                        .values(blob_epoch=Dataset.blob_epoch))  # fmt: skip
             now_numbers = db.scalar(select(func.count()).select_from(DatasetVersion)
                                     .where(DatasetVersion.dataset_id == ds_id))  # fmt: skip
-            if now_numbers != len(numbers):  # published meanwhile: next round
+            if now_numbers != versions:  # published meanwhile: next round
                 db.rollback()
                 return 0, 0
             rows = list(db.scalars(
@@ -272,3 +338,28 @@ def _remove(storage: Any, keys: list[str]) -> None:
             p.unlink(missing_ok=True)
     else:
         storage.fs.rm([storage.path(k) for k in keys])
+
+
+def _list_blobs(storage: Any, ds_id: str) -> list[tuple[str, int, datetime]]:
+    """``(name, size, modified)`` of every object in the dataset's blob folder, ``modified`` in
+    naive UTC like the database's timestamps."""
+    fs = storage.fs
+    path = storage.path(join_key("datasets", ds_id, "blobs"))
+    try:
+        entries = fs.ls(path, detail=True, refresh=True)
+    except FileNotFoundError:
+        return []
+    out = []
+    for e in entries:
+        if e.get("type") == "directory":
+            continue
+        modified = e.get("LastModified") or e.get("mtime")
+        if isinstance(modified, int | float):
+            modified = datetime.fromtimestamp(modified, UTC)
+        if not isinstance(modified, datetime):
+            continue  # a store that says nothing about age: never an orphan
+        if modified.tzinfo is not None:
+            modified = modified.astimezone(UTC).replace(tzinfo=None)
+        out.append((str(e["name"]).rstrip("/").rsplit("/", 1)[-1], int(e.get("size") or 0),
+                    modified))  # fmt: skip
+    return out

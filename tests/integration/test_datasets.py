@@ -908,3 +908,19 @@ async def test_orphaned_blobs_of_a_failed_add_become_candidates_and_are_collecte
         assert blob_exists(dm, ds["id"], data)
     assert await dm.read_file(ALICE, ds["id"], "a.bin", "V001") == BLOBS["a"]
     assert await dm.read_file(ALICE, ds["id"], "b.bin") == BLOBS["b"]
+
+
+async def test_a_dataset_whose_manifest_is_missing_keeps_its_blobs(dm) -> None:
+    # Given two datasets with a removed file each, one of them with a lost manifest
+    broken, fine = await removed_and_collectable(dm, "broken"), await removed_and_collectable(
+        dm, "fine")
+    await write(dm, ALICE, {"x/a.bin": BLOBS["a"]})
+    await add_folder(dm, broken["id"], "x")
+    await dm.publish(ALICE, broken["id"], {})
+    await asyncio.to_thread(dm.storage.delete, dm.manifest_key(broken["id"], 1))
+    # When the collector runs, then it cannot know what V001 listed and keeps that dataset whole,
+    # and still collects the other one
+    done = await dm.collector.collect_all()
+    assert done == {"datasets": 1, "blobs": 1, "bytes": len(BLOBS["e"])}
+    assert blob_exists(dm, broken["id"], BLOBS["e"])
+    assert not blob_exists(dm, fine["id"], BLOBS["e"])

@@ -179,7 +179,10 @@ class TzBlobCollector(LoggingConfigurable):
             ids = list(db.scalars(select(Dataset.id)))
         found = 0
         for ds_id in ids:
-            found += await self.find_orphans_of(ds_id)
+            try:
+                found += await self.find_orphans_of(ds_id)
+            except Exception:  # noqa: BLE001 - e.g. a manifest missing: keep all, go on
+                self.log.exception("blob collector: dataset %s skipped", ds_id)
         if found:
             self.log.info("blob collector: %d orphaned blob(s) found", found)
         return found
@@ -240,7 +243,11 @@ class TzBlobCollector(LoggingConfigurable):
             ))  # fmt: skip
         total = {"datasets": 0, "blobs": 0, "bytes": 0}
         for ds_id in ids:
-            blobs, size = await self.collect(ds_id)
+            try:
+                blobs, size = await self.collect(ds_id)
+            except Exception:  # noqa: BLE001 - e.g. a manifest missing: keep all, go on
+                self.log.exception("blob collector: dataset %s skipped", ds_id)
+                continue
             if blobs:
                 total["datasets"] += 1
                 total["blobs"] += blobs
@@ -281,10 +288,11 @@ class TzBlobCollector(LoggingConfigurable):
                 if s in shas
             }  # fmt: skip
             keep = (in_draft | in_versions) & shas
-            if keep:  # referenced after all: no longer candidates
+            kept = sorted(keep)
+            for i in range(0, len(kept), 500):  # referenced after all: no longer candidates
                 db.execute(delete(DatasetBlobGarbage).where(
                     DatasetBlobGarbage.dataset_id == ds_id,
-                    DatasetBlobGarbage.sha256.in_(sorted(keep))))  # fmt: skip
+                    DatasetBlobGarbage.sha256.in_(kept[i : i + 500])))  # fmt: skip
             doomed = sorted(shas - keep)
             marked_at = utcnow()
             if doomed:

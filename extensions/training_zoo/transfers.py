@@ -134,6 +134,16 @@ def md5_of_range(path: str | os.PathLike[str], offset: int, length: int) -> str:
     return digest.hexdigest()
 
 
+def _holds_range(
+    part: Mapping[str, Any], path: str | os.PathLike[str], offset: int, length: int
+) -> bool:
+    """Whether a part the service holds has exactly these bytes of the file."""
+    if part.get("crc32"):
+        return crc32_of_range(path, offset, length) == part["crc32"]
+    etag = str(part.get("etag") or "")
+    return bool(_MD5_HEX.match(etag)) and md5_of_range(path, offset, length) == etag
+
+
 def crc32_of_range(path: str | os.PathLike[str], offset: int, length: int) -> str:
     """CRC32 of ``length`` bytes of a file from ``offset``, as S3 writes it (base64 of the 4
     big-endian bytes): what ``X-TZ-Checksum-CRC32`` carries with a part."""
@@ -236,14 +246,13 @@ class _Uploader:
         for number in range(1, parts + 1):
             part = received.get(number)
             # A received part counts only if it holds exactly these bytes: the local file may
-            # have changed since the interrupted upload, and an ETag that is no MD5 (S3 with
-            # KMS encryption) cannot prove anything, so such parts are sent again.
+            # have changed since the interrupted upload. The stored CRC32 proves it where the
+            # store keeps one, else an ETag that is an MD5; a part with neither (S3 with KMS
+            # encryption and no checksums) cannot be checked, so it is sent again.
             if (
                 part is not None
                 and int(part.get("size", -1)) == length(number)
-                and _MD5_HEX.match(str(part.get("etag", "")))
-                and md5_of_range(plan.local, (number - 1) * part_size, length(number))
-                == part["etag"]
+                and _holds_range(part, plan.local, (number - 1) * part_size, length(number))
             ):
                 kept_bytes += length(number)
                 kept_parts += 1

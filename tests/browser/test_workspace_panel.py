@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -140,40 +140,77 @@ def test_upload_a_folder_of_2000_files(platform, lab, api, tmp_path):
     assert stored(platform, "wendy", "many/f1999.txt").read_text() == "file 1999\n"
 
 
-def test_reload_mid_upload_then_resume_sends_only_missing_parts(platform, lab, api, tmp_path):
-    big = tmp_path / "resume-200.bin"
-    digest = make_big_file(big, 200 * MiB)
-    page = lab("rita")
+def interrupt_by_reload(page: Page, api, user: str, big: Path) -> tuple[Locator, set[int]]:
+    """Start uploading ``big``, reload the page part way; the interrupted row and the numbers
+    of the whole parts the server holds."""
     open_workspace(page)
     page.set_input_files("input.jp-tz-UploadFiles", str(big))
-    wait_progress(page, "resume-200.bin", 20)
-    # When the page reloads mid-upload
+    wait_progress(page, big.name, 20)
     page.reload()
     page.wait_for_selector("#jp-main-dock-panel")
     open_workspace(page)
-    # Then the panel lists the interrupted upload, and the server still has its session
-    row = page.locator('.jp-tz-UploadRow[data-path="resume-200.bin"]')
+    # The panel lists the interrupted upload, and the server still has its session
+    row = page.locator(f'.jp-tz-UploadRow[data-path="{big.name}"]')
     expect(row).to_have_attribute("data-state", "interrupted", timeout=30_000)
-    sessions = api("rita").get("/uploads").json()["items"]
-    session = next(s for s in sessions if s["path"] == "resume-200.bin")
-    session = api("rita").get(f"/uploads/{session['id']}").json()
+    sessions = api(user).get("/uploads").json()["items"]
+    session = next(s for s in sessions if s["path"] == big.name)
+    session = api(user).get(f"/uploads/{session['id']}").json()
     already = {p["number"] for p in session["received"] if p["size"] == 16 * MiB}
     assert already, "some parts arrived before the reload"
-    # When rita picks the same file again, only the missing parts are sent
+    return row, already
+
+
+def resume_with(page: Page, row: Locator, big: Path) -> list[tuple[str, str | None]]:
+    """Pick ``big`` again on the interrupted row; the ``(url, CRC32 header)`` of every part
+    PUT until the upload is done."""
     puts: list[tuple[str, str | None]] = []
     page.on("request", lambda r: puts.append((r.url, r.headers.get("x-tz-checksum-crc32")))
-            if r.method == "PUT" else None)  # fmt: skip
+            if r.method == "PUT" and "/parts/" in r.url else None)  # fmt: skip
     with page.expect_file_chooser() as chooser:
         row.locator(".jp-tz-UploadRow-resume").click()
     chooser.value.set_files(str(big))
     expect(row).to_have_attribute("data-state", "done", timeout=100_000)
-    parts = [(u, crc) for u, crc in puts if "/parts/" in u]
+    return puts
+
+
+def test_reload_mid_upload_then_resume_sends_only_missing_parts(platform, lab, api, tmp_path):
+    big = tmp_path / "resume-200.bin"
+    digest = make_big_file(big, 200 * MiB)
+    page = lab("rita")
+    # When the page reloads mid-upload and rita picks the same file again
+    row, already = interrupt_by_reload(page, api, "rita", big)
+    parts = resume_with(page, row, big)
+    # Then only the missing parts are sent, each with its CRC32, and the file is whole
     sent = {int(u.rsplit("/", 1)[1]) for u, _ in parts}
     assert sent and not (sent & already)
     assert all(crc for _, crc in parts), "every resumed part carries its CRC32"
     assert sent | already >= set(range(1, 14))
     assert sha256_of(stored(platform, "rita", "resume-200.bin")) == digest
     assert page.evaluate("localStorage.getItem('training-zoo:uploads')") is None
+
+
+def test_a_file_changed_before_resuming_has_its_changed_parts_sent_again(
+    platform, lab, api, tmp_path
+):
+    big = tmp_path / "changed-200.bin"
+    make_big_file(big, 200 * MiB)
+    page = lab("rita")
+    row, already = interrupt_by_reload(page, api, "rita", big)
+    # Given the file changed in a part the server already holds, keeping its name, size and
+    # modification time (what the panel matches the interrupted upload by)
+    changed = min(already)
+    stat = big.stat()
+    with big.open("r+b") as f:
+        f.seek((changed - 1) * 16 * MiB + 12345)
+        f.write(b"changed since the upload began")
+    os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # When rita resumes with it
+    parts = resume_with(page, row, big)
+    # Then the changed part is sent again, the unchanged ones are not, and the stored file is
+    # the file as it is now
+    sent = {int(u.rsplit("/", 1)[1]) for u, _ in parts}
+    assert changed in sent and not (sent & (already - {changed}))
+    assert sha256_of(stored(platform, "rita", "changed-200.bin")) == sha256_of(big)
 
 
 def test_file_actions_and_hostile_names_render_as_text(platform, lab, api, shots, tmp_path):

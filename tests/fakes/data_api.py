@@ -51,6 +51,10 @@ class FakeDataApi:
         self.fail_parts: dict[int, int] = {}
         self.corrupt: set[int] = set()
         self.changed: set[int] = set()
+        # What a session's status says of each part, as stores differ: "md5" (an MD5 ETag, no
+        # checksum: moto), "crc32" (a CRC32 and an ETag that is no MD5: S3 with KMS keys), or
+        # "opaque" (neither can be checked).
+        self.receipts = "md5"
         self._lock = threading.Lock()
         self.transport = httpx.MockTransport(self.handle)
 
@@ -209,10 +213,14 @@ class FakeDataApi:
         return _error(404, "no route", "NotFound")
 
     def _status(self, session: dict[str, Any]) -> dict[str, Any]:
-        received = [
-            {"number": n, "size": len(d), "etag": hashlib.md5(d).hexdigest()}
-            for n, d in sorted(session["data"].items())
-        ]
+        def receipt(n: int, d: bytes) -> dict[str, Any]:
+            md5 = self.receipts == "md5"
+            crc = base64.b64encode(zlib.crc32(d).to_bytes(4, "big")).decode()
+            return {"number": n, "size": len(d),
+                    "etag": hashlib.md5(d).hexdigest() if md5 else f"kms-{n}",
+                    "crc32": crc if self.receipts == "crc32" else None}  # fmt: skip
+
+        received = [receipt(n, d) for n, d in sorted(session["data"].items())]
         return {**{k: v for k, v in session.items() if k != "data"}, "received": received}
 
     # -- datasets --------------------------------------------------------------------------

@@ -332,8 +332,7 @@ class TzUploads(LoggingConfigurable):
                 if size > expected:
                     raise InvalidRequest.field("data", f"part {number} must be {expected} bytes")
                 md5.update(chunk)
-                if want is not None:
-                    crc = zlib.crc32(chunk, crc)
+                crc = zlib.crc32(chunk, crc)
                 await asyncio.to_thread(f.write, chunk)
             f.close()
             if size != expected:
@@ -344,7 +343,8 @@ class TzUploads(LoggingConfigurable):
             # One thread call: a sender that hangs up after its last byte cancels this task, and
             # a cancelled await must not leave the part stored without its etag (status() would
             # report a part no client can verify, so a resume would send it again).
-            await asyncio.to_thread(_publish_local_part, tmp, staging, number, size, etag)
+            await asyncio.to_thread(_publish_local_part, tmp, staging, number,
+                                    {"size": size, "etag": etag, "crc32": crc32_text(crc)})
         finally:
             f.close()
             tmp.unlink(missing_ok=True)
@@ -354,10 +354,11 @@ class TzUploads(LoggingConfigurable):
         """The session and the parts received so far (for resuming after a reload).
 
         Returns ``{"id", "space", "path", "size", "part_size", "parts", "created",
-        "received": [{"number", "size", "etag"}, ...]}`` with ``received`` sorted by number.
+        "received": [{"number", "size", "etag", "crc32"}, ...]}`` with ``received`` sorted by
+        number; ``etag`` and ``crc32`` are ``None`` where unknown or unverified.
         """
         session = await self._load(user, upload_id)
-        received = [{k: p[k] for k in ("number", "size", "etag")}
+        received = [{k: p.get(k) for k in ("number", "size", "etag", "crc32")}
                     for p in await self._received(session)]  # fmt: skip
         return {**_public(session), "received": received}
 
@@ -416,8 +417,9 @@ class TzUploads(LoggingConfigurable):
                 meta = json.loads((staging / f"{n:05d}.json").read_text())
             except (FileNotFoundError, ValueError):
                 meta = {}
-            etag = meta.get("etag") if meta.get("size") == size else None
-            out.append({"number": n, "size": size, "etag": etag})
+            trusted = meta.get("size") == size
+            out.append({"number": n, "size": size, "etag": meta.get("etag") if trusted else None,
+                        "crc32": meta.get("crc32") if trusted else None})  # fmt: skip
         return out
 
     async def complete(self, user: Identity, upload_id: str) -> dict:
@@ -695,10 +697,11 @@ def _ranges(numbers: list[int]) -> str:
     return ", ".join(out[:20]) + (" ..." if len(out) > 20 else "")
 
 
-def _publish_local_part(tmp: Path, staging: Path, number: int, size: int, etag: str) -> None:
-    """Move a received part into place, then record its etag (status() trusts an etag only when
-    it names the part's size, so a crash between the two steps shows the part as unverified)."""
+def _publish_local_part(tmp: Path, staging: Path, number: int, meta: dict[str, Any]) -> None:
+    """Move a received part into place, then record its ``meta`` (size, etag, CRC32): status()
+    trusts them only when they name the part's size, so a crash between the two steps shows the
+    part as unverified."""
     os.replace(tmp, staging / f"{number:05d}")
-    meta = staging / f"{RESERVED_PREFIX}meta-{uuid.uuid4().hex}"
-    meta.write_text(json.dumps({"size": size, "etag": etag}))
-    os.replace(meta, staging / f"{number:05d}.json")
+    tmp_meta = staging / f"{RESERVED_PREFIX}meta-{uuid.uuid4().hex}"
+    tmp_meta.write_text(json.dumps(meta))
+    os.replace(tmp_meta, staging / f"{number:05d}.json")

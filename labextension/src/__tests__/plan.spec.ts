@@ -6,6 +6,7 @@ import {
   missingParts,
   overallProgress,
   parseRecords,
+  partsToVerify,
   planParts,
   receivedBytes,
   sameFile,
@@ -58,6 +59,19 @@ describe('resume planning', () => {
       { number: 4, size: 2 }
     ]);
     expect(missing.map(p => p.number)).toEqual([2]);
+  });
+
+  it('checks the CRC32 of the parts it would keep, where the server has one', () => {
+    const toCheck = partsToVerify(plan, [
+      { number: 1, size: 16, crc32: 'AAAAAA==' },
+      { number: 2, size: 7, crc32: 'BBBBBB==' }, // cut short: re-sent anyway
+      { number: 3, size: 16, crc32: null }, // kept on its length alone
+      { number: 4, size: 2, crc32: 'CCCCCC==' }
+    ]);
+    expect(toCheck.map(c => [c.part.number, c.crc32])).toEqual([
+      [1, 'AAAAAA=='],
+      [4, 'CCCCCC==']
+    ]);
   });
 
   it('matches the picked file to the record', () => {

@@ -13,7 +13,9 @@ import { requestAPI } from './request';
 export interface IReceivedPart {
   number: number;
   size: number;
-  etag: string;
+  etag: string | null;
+  /** The stored part's CRC32 (base64), null where the store keeps none. */
+  crc32?: string | null;
 }
 
 /**

@@ -22,8 +22,10 @@ import { IWorkspaceItem } from '../api/workspace';
 import {
   backoffDelay,
   IPartPlan,
+  IPartReceipt,
   isRetryable,
   missingParts,
+  partsToVerify,
   planParts,
   receivedBytes,
   sameFile
@@ -348,7 +350,7 @@ export class UploadManager {
     this._notify();
     try {
       let partSize: number;
-      let received: { number: number; size: number }[] = [];
+      let received: IPartReceipt[] = [];
       if (!task.uploadId) {
         const session = await createUpload(
           { space: task.space, path: task.path, size: task.size },
@@ -369,7 +371,12 @@ export class UploadManager {
       } else {
         const session = await getUpload(task.uploadId, this._settings);
         partSize = session.part_size;
-        received = session.received;
+        received = await this._keptParts(
+          task,
+          file,
+          planParts(task.size, partSize),
+          session.received
+        );
       }
       if (this._stopped(task)) {
         return;
@@ -410,6 +417,30 @@ export class UploadManager {
     } finally {
       this._notify();
     }
+  }
+
+  /**
+   * The received parts to keep when resuming: a part whose stored CRC32 differs
+   * from the same bytes of the file picked now (the file changed since the
+   * interrupted upload) is left out, so it is sent again.
+   */
+  private async _keptParts(
+    task: Task,
+    file: File,
+    plan: IPartPlan[],
+    received: IPartReceipt[]
+  ): Promise<IPartReceipt[]> {
+    const changed = new Set<number>();
+    for (const { part, crc32 } of partsToVerify(plan, received)) {
+      const mine = await crc32OfBlob(
+        file.slice(part.start, part.end),
+        task.controller!.signal
+      );
+      if (mine !== crc32) {
+        changed.add(part.number);
+      }
+    }
+    return received.filter(r => !changed.has(r.number));
   }
 
   /**

@@ -14,11 +14,13 @@ export interface IPartPlan {
 }
 
 /**
- * A part the server reports as received.
+ * A part the server reports as received, with its CRC32 where the store keeps
+ * one (base64 of the 4 big-endian bytes).
  */
 export interface IPartReceipt {
   number: number;
   size: number;
+  crc32?: string | null;
 }
 
 /**
@@ -66,6 +68,30 @@ export function missingParts(
     got.set(part.number, part.size);
   }
   return plan.filter(part => got.get(part.number) !== part.end - part.start);
+}
+
+/**
+ * The received parts a resuming client should check against its own bytes
+ * before keeping them: those of the right length whose CRC32 the server knows.
+ * (A part without one is kept on its length alone.)
+ *
+ * @param plan - all the parts of the file.
+ * @param received - what the server reports.
+ * @returns each part with the CRC32 the server holds for it.
+ */
+export function partsToVerify(
+  plan: ReadonlyArray<IPartPlan>,
+  received: ReadonlyArray<IPartReceipt>
+): { part: IPartPlan; crc32: string }[] {
+  const byNumber = new Map(received.map(r => [r.number, r]));
+  const out: { part: IPartPlan; crc32: string }[] = [];
+  for (const part of plan) {
+    const got = byNumber.get(part.number);
+    if (got && got.size === part.end - part.start && got.crc32) {
+      out.push({ part, crc32: got.crc32 });
+    }
+  }
+  return out;
 }
 
 /**

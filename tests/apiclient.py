@@ -13,7 +13,8 @@ import requests
 
 FINAL = {"succeeded", "failed", "cancelled"}
 # Successful answers that are bytes, not JSON (downloads, thumbnails, manifests).
-BINARY_TYPES = ("application/octet-stream", "image/", "application/jsonl", "text/csv")
+BINARY_TYPES = ("application/octet-stream", "application/zip", "image/", "application/jsonl",
+                "text/csv")
 
 
 class ApiClient:

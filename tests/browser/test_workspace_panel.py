@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -221,6 +222,11 @@ def test_file_actions_and_hostile_names_render_as_text(platform, lab, api, shots
     uma.put(f"/uploads/{s['id']}/parts/1", data=b"hello",
             headers={"Content-Type": "application/octet-stream"})  # fmt: skip
     assert uma.post(f"/uploads/{s['id']}/complete").status_code == 200
+    for path, data in (("zipme/one.txt", b"one"), ("zipme/sub/two.txt", b"two")):
+        s = uma.post("/uploads", json={"space": "user:uma", "path": path, "size": 3}).json()
+        uma.put(f"/uploads/{s['id']}/parts/1", data=data,
+                headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        assert uma.post(f"/uploads/{s['id']}/complete").status_code == 200
     page = lab("uma")
     open_workspace(page)
     row = page.locator(".jp-tz-WorkspaceRow").filter(has_text="onerror")
@@ -237,6 +243,15 @@ def test_file_actions_and_hostile_names_render_as_text(platform, lab, api, shots
     with page.expect_download() as download:
         page.locator(".lm-Menu-itemLabel", has_text="Download").click()
     assert Path(download.value.path()).read_bytes() == b"hello"
+    # A folder downloads as one ZIP of its files
+    folder_row = page.locator('.jp-tz-WorkspaceRow[data-path="zipme"]')
+    folder_row.click(button="right")
+    with page.expect_download() as download:
+        page.locator(".lm-Menu-itemLabel", has_text="Download as ZIP").click()
+    assert download.value.suggested_filename == "zipme.zip"
+    archive = zipfile.ZipFile(download.value.path())
+    assert {n: archive.read(n) for n in archive.namelist()} == {
+        "zipme/one.txt": b"one", "zipme/sub/two.txt": b"two"}  # fmt: skip
     # New folder, rename, delete with confirmation
     page.click(".jp-tz-NewFolderButton")
     page.locator(".jp-Dialog input").fill("made-here")

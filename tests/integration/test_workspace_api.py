@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import random
 import socket
+import zipfile
 import zlib
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -74,6 +76,21 @@ def test_a_file_sent_in_retried_out_of_order_parts_downloads_intact(api):
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
     r = alice.get("/workspace/download" + q(space=ME, path="big/data.bin"))
     assert "attachment" in r.headers["Content-Disposition"]
+
+
+def test_a_folder_downloads_as_a_zip(api):
+    alice = api("alice")
+    files = {"zipped/a.txt": b"alpha", "zipped/sub/b.bin": random.Random(2).randbytes(3 * MiB)}
+    for path, data in files.items():
+        upload(alice, ME, path, data)
+    r = alice.get("/workspace/download" + q(space=ME, path="zipped"))
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/zip"
+    assert 'filename="zipped.zip"' in r.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert {n: archive.read(n) for n in archive.namelist()} == files
+    # another user's folder is not found
+    assert api("bob").get("/workspace/download" + q(space=ME, path="zipped")).status_code == 404
 
 
 def test_an_open_session_is_listed_for_resume_and_abort_leaves_nothing(api):

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import os
 import sys
 import time
 import uuid
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -206,6 +208,37 @@ async def test_streamed_read(ws: TzWorkspace) -> None:
     assert b"".join(chunks) == data and max(len(c) for c in chunks) <= MiB
     with pytest.raises(NotFound):
         await ws.open_read(ALICE, "user:alice", "missing.bin")
+
+
+async def test_a_folder_downloads_as_one_zip_made_while_it_streams(ws: TzWorkspace) -> None:
+    # Given a folder with nested files, one bigger than a read chunk, and TZ's own temporary
+    # file that nobody should receive
+    files = {"a.txt": b"hello", "sub/deeper/b.bin": os.urandom(MiB + 5), "sub/c <&>.txt": b"x"}
+    for path, data in files.items():
+        await ws.write_bytes(ALICE, "user:alice", f"pack/{path}", data)
+    if ws.is_local:
+        ws.storage.local_path("workspace/users/alice/pack/.tz-upload-tmp").write_bytes(b"no")
+    # When it is read as a ZIP
+    name, chunks = await ws.open_zip(ALICE, "user:alice", "pack")
+    pieces = [c async for c in chunks]
+    # Then the archive holds exactly the files under the folder's name, byte for byte, and it
+    # came in pieces (no whole file or archive was built first)
+    assert name == "pack.zip" and max(map(len, pieces)) <= MiB + 4096
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == sorted(f"pack/{p}" for p in files)
+    for path, data in files.items():
+        assert archive.read(f"pack/{path}") == data
+    # A file, a missing folder, too many files and another user's space are refused
+    with pytest.raises(InvalidRequest):
+        await ws.open_zip(ALICE, "user:alice", "pack/a.txt")
+    with pytest.raises(NotFound):
+        await ws.open_zip(ALICE, "user:alice", "nothing-here")
+    ws.max_zip_files = 2
+    with pytest.raises(InvalidRequest, match="more than 2 in one ZIP"):
+        await ws.open_zip(ALICE, "user:alice", "pack")
+    with pytest.raises(NotFound):
+        await ws.open_zip(BOB, "user:alice", "pack")
 
 
 async def test_spaces_are_confined(ws: TzWorkspace) -> None:

@@ -453,37 +453,6 @@ class TzDatasetManager(LoggingConfigurable):
             )
         )
 
-    async def _walk(self, key: str) -> list[tuple[str, str, int]]:
-        """Every file under a workspace folder key: ``(relative path, storage key, size)``."""
-        ws = self.workspace
-        if ws.is_local:
-            root = self.storage.local_path(key)
-            assert root is not None
-
-            def walk() -> list[tuple[str, str, int]]:
-                out = []
-                for dirpath, dirnames, filenames in os.walk(root):
-                    dirnames[:] = sorted(d for d in dirnames if not d.startswith(RESERVED_PREFIX))
-                    for name in sorted(filenames):
-                        full = os.path.join(dirpath, name)
-                        if name.startswith(RESERVED_PREFIX) or os.path.islink(full):
-                            continue  # TZ's temporary files; links could lead out of the space
-                        rel = os.path.relpath(full, root).replace(os.sep, "/")
-                        out.append((rel, f"{key}/{rel}", os.path.getsize(full)))
-                return out
-
-            return await asyncio.to_thread(walk)
-        _, skey = ws._bucket_key(key)
-        out = []
-        for obj in await ws._s3_list_all(key + "/"):
-            rel = obj["Key"][len(skey) + 1 :]
-            if not rel or rel.endswith("/"):  # folder markers
-                continue
-            if any(part.startswith(RESERVED_PREFIX) for part in rel.split("/")):
-                continue
-            out.append((rel, f"{key}/{rel}", obj["Size"]))
-        return out
-
     def _s3_source_key(self, user: Identity, uri: object) -> tuple[str, str]:
         """``s3://bucket/...`` inside TZ's store and in a space the caller reaches → (space, path).
 
@@ -618,7 +587,11 @@ class TzDatasetManager(LoggingConfigurable):
         kind = await self.workspace._kind(key) if path else "folder"
         if kind is None:
             raise NotFound("nothing at that path", reason="PathNotFound")
-        found = [(path.rsplit("/", 1)[-1], key, 0)] if kind == "file" else await self._walk(key)
+        found = (
+            [(path.rsplit("/", 1)[-1], key, 0)]
+            if kind == "file"
+            else [(f.rel, f.key, f.size) for f in await self.workspace.walk(key)]
+        )
         if len(found) > self.max_files_per_request:
             raise InvalidRequest.field(
                 "path", f"more than {self.max_files_per_request} files: add subfolders one by one"

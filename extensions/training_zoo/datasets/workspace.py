@@ -31,11 +31,12 @@ import os
 import posixpath
 import shutil
 import stat as stat_mod
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
@@ -90,6 +91,16 @@ def _folder_tag(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+class WalkedFile(NamedTuple):
+    """One file under a folder: its path relative to the folder, its storage key, its size in
+    bytes and its modification time (seconds since the epoch)."""
+
+    rel: str
+    key: str
+    size: int
+    modified: float
+
+
 class TzWorkspace(LoggingConfigurable):
     """Files and folders in the workspace spaces (``user:<name>``, ``team:<group>``)."""
 
@@ -99,6 +110,14 @@ class TzWorkspace(LoggingConfigurable):
         10_000,
         help="""Largest folder that may be listed sorted by size or modification time (those sorts
         read the whole folder). Sorting by name (the storage's own order) has no limit.
+        """,
+    ).tag(config=True)
+
+    max_zip_files = Integer(
+        100_000,
+        help="""Most files a folder may hold to be downloaded as one ZIP (the folder is listed
+        whole before the first byte goes out). Bigger folders are downloaded by subfolder, or
+        with ``tz ws download``. Default: 100000.
         """,
     ).tag(config=True)
 
@@ -519,6 +538,69 @@ class TzWorkspace(LoggingConfigurable):
                 yield chunk
         finally:
             body.close()
+
+    async def open_zip(
+        self, user: Identity, space: str, path: str
+    ) -> tuple[str, AsyncIterator[bytes]]:
+        """A folder as one ZIP file: its file name and its bytes, streamed (see
+        :mod:`.zipdownload`). Awaiting this lists the folder, so a handler can answer 4xx
+        before any byte is sent.
+
+        Raises
+        ------
+        NotFound
+            When nothing is at ``path``.
+        InvalidRequest
+            When ``path`` is a file, or the folder holds more than ``max_zip_files`` files.
+        """
+        from .zipdownload import zip_stream
+
+        key = workspace_key(user, space, path)
+        kind = await self._kind(key) if path else "folder"
+        if kind is None:
+            raise NotFound("folder not found", reason="PathNotFound")
+        if kind != "folder":
+            raise InvalidRequest.field("path", "is a file, not a folder")
+        files = await self.walk(key)
+        if len(files) > self.max_zip_files:
+            raise InvalidRequest.field(
+                "path", f"holds {len(files)} files, more than {self.max_zip_files} in one ZIP: "
+                "download its subfolders, or use `tz ws download`")  # fmt: skip
+        name = posixpath.basename(path.rstrip("/")) or space.replace(":", "-")
+        return f"{name}.zip", zip_stream(name, files, self.read_key)
+
+    async def walk(self, key: str) -> list[WalkedFile]:
+        """Every file under a folder key (one the caller has confined), sorted by path; TZ's
+        temporary files, folder markers and (on a local disk) links are left out."""
+        if self.is_local:
+            root = self._local(key)
+
+            def walk() -> list[WalkedFile]:
+                out = []
+                for dirpath, dirnames, filenames in os.walk(root):
+                    dirnames[:] = sorted(d for d in dirnames if not d.startswith(RESERVED_PREFIX))
+                    for name in sorted(filenames):
+                        full = os.path.join(dirpath, name)
+                        if name.startswith(RESERVED_PREFIX) or os.path.islink(full):
+                            continue  # TZ's temporary files; links could lead out of the space
+                        st = os.stat(full)
+                        rel = os.path.relpath(full, root).replace(os.sep, "/")
+                        out.append(WalkedFile(rel, f"{key}/{rel}", st.st_size, st.st_mtime))
+                return out
+
+            return await asyncio.to_thread(walk)
+        _, skey = self._bucket_key(key)
+        out = []
+        for obj in await self._s3_list_all(key + "/"):
+            rel = obj["Key"][len(skey) + 1 :]
+            if not rel or rel.endswith("/"):  # folder markers
+                continue
+            if any(part.startswith(RESERVED_PREFIX) for part in rel.split("/")):
+                continue
+            modified = obj.get("LastModified")
+            stamp = modified.timestamp() if isinstance(modified, datetime) else time.time()
+            out.append(WalkedFile(rel, f"{key}/{rel}", int(obj["Size"]), stamp))
+        return sorted(out, key=lambda f: f.rel)
 
     # ------------------------------------------------------------------ move, copy, delete
 

@@ -97,13 +97,19 @@ class DownloadHandler(WorkspaceBase):
     required_scopes = {"GET": READ}
 
     async def get(self) -> None:
-        """Stream a file's bytes (1 MiB chunks, flushed as they go: no whole file in memory)."""
+        """Stream a file's bytes, or a folder as one ZIP made while it is sent (1 MiB chunks,
+        flushed as they go: nothing held whole in memory)."""
         space, path = self.space_and_path()
         item = await self.workspace.stat(self.identity, space, path)
-        chunks = await self.workspace.open_read(self.identity, space, path)
-        self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("Content-Disposition", content_disposition(posixpath.basename(path)))
-        self.set_header("Content-Length", str(item["size"]))
+        if item["type"] == "folder":
+            name, chunks = await self.workspace.open_zip(self.identity, space, path)
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", content_disposition(name))
+        else:
+            chunks = await self.workspace.open_read(self.identity, space, path)
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", content_disposition(posixpath.basename(path)))
+            self.set_header("Content-Length", str(item["size"]))
         try:
             async for chunk in chunks:
                 self.write(chunk)

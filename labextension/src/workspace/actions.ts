@@ -145,13 +145,14 @@ export async function remove(
 }
 
 /**
- * Download a file with a plain link: the same-origin session cookie
- * authenticates the GET, the browser streams it to disk.
+ * Download a file, or a folder as one ZIP made while it streams, with a plain
+ * link: the same-origin session cookie authenticates the GET, the browser
+ * streams it to disk.
  */
 export function download(model: WorkspaceModel, item: IWorkspaceItem): void {
   const link = document.createElement('a');
   link.href = downloadURL(model.space, item.path, model.serverSettings);
-  link.download = item.name;
+  link.download = item.type === 'folder' ? `${item.name}.zip` : item.name;
   link.rel = 'noopener';
   link.style.display = 'none';
   document.body.appendChild(link);

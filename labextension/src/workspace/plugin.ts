@@ -203,8 +203,11 @@ function activate(
     execute: run(() => actions.remove(model, selected()!, trans))
   });
   commands.addCommand(IDs.download, {
-    label: trans.__('Download'),
-    isEnabled: () => selected()?.type === 'file',
+    label: () =>
+      selected()?.type === 'folder'
+        ? trans.__('Download as ZIP')
+        : trans.__('Download'),
+    isEnabled: hasSelection,
     execute: () => {
       const item = selected();
       if (item) {

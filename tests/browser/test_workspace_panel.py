@@ -246,6 +246,7 @@ def test_file_actions_and_hostile_names_render_as_text(platform, lab, api, shots
     # A folder downloads as one ZIP of its files
     folder_row = page.locator('.jp-tz-WorkspaceRow[data-path="zipme"]')
     folder_row.click(button="right")
+    page.screenshot(path=str(shots / "workspace-folder-menu.png"))
     with page.expect_download() as download:
         page.locator(".lm-Menu-itemLabel", has_text="Download as ZIP").click()
     assert download.value.suggested_filename == "zipme.zip"

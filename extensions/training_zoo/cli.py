@@ -803,7 +803,7 @@ class ProgressBar:
                 f"{self.verb}ed {what}: {_mb(st.done)} MB, {_mb(sent)} MB sent at "
                 f"{self._rate():.1f} MB/s"
             )
-            if st.resumed:
+            if st.parts_resumed:
                 summary += f", {_mb(st.resumed)} MB resumed ({st.parts_resumed} part(s))"
             if st.skipped:
                 summary += f", {st.skipped} file(s) already there"
@@ -922,6 +922,9 @@ def _configure_ws(p: argparse.ArgumentParser) -> None:
     _add_space(down)
     down.add_argument("--parallel", type=int_at_least(1), default=4, metavar="N",
                       help="files of a folder at once (default 4)")  # fmt: skip
+    down.add_argument("--all", dest="skip_unchanged", action="store_false",
+                      help="download every file again, even those already here with the same "
+                      "size and modification time")  # fmt: skip
     down.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     down.set_defaults(ws_run=_run_ws_download)
 
@@ -1012,7 +1015,8 @@ def _run_ws_download(args: argparse.Namespace) -> int:
     space = _space_of(client, args)
     hint = "partial files were removed; run the command again"
     with _transfer(args, "download", f"{space}/{args.path}", hint) as bar:
-        path = client.ws_download(space, args.path, args.dest, progress=bar, parallel=args.parallel)
+        path = client.ws_download(space, args.path, args.dest, progress=bar,
+                                  parallel=args.parallel, skip_unchanged=args.skip_unchanged)
     print(path)
     return EXIT_OK
 

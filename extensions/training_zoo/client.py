@@ -1098,11 +1098,16 @@ class Client:
         *,
         progress: Callable[[TransferProgress], None] | None = None,
         parallel: int = 4,
+        skip_unchanged: bool = True,
     ) -> Path:
         """Download a workspace file or folder.
 
         Each file is streamed to a temporary file next to its destination and renamed once its
         length checks out, so an interrupted download never leaves a file that looks whole.
+        Each downloaded file takes the workspace file's modification time, and a local file
+        with the same size and modification time is not downloaded again (rsync's quick
+        check): running the same download again after an interruption fetches only what is
+        missing or changed.
 
         Parameters
         ----------
@@ -1115,13 +1120,17 @@ class Client:
             call at a time).
         parallel : int
             Files of a folder downloaded at a time.
+        skip_unchanged : bool
+            Leave local files that pass the quick check as they are (default); False downloads
+            every file again.
 
         Returns
         -------
         pathlib.Path
             The downloaded file or folder.
         """
-        return download_path(self, space, path, dest, progress=progress, parallel=parallel)
+        return download_path(self, space, path, dest, progress=progress, parallel=parallel,
+                             skip_unchanged=skip_unchanged)  # fmt: skip
 
     def ws_upload(
         self,

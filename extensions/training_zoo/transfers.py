@@ -36,6 +36,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -512,6 +513,26 @@ def download_to(
     raise AssertionError("unreachable")
 
 
+def _epoch(stamp: object) -> float | None:
+    """Seconds since the epoch of an API timestamp (ISO 8601, ``Z``), or None."""
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _unchanged(local: Path, size: int, modified: float) -> bool:
+    """rsync's quick check: a local file of the same size and modification time (to the second,
+    as a download sets it) is the file already downloaded."""
+    try:
+        st = local.stat()
+    except OSError:
+        return False
+    return st.st_size == size and abs(st.st_mtime - modified) < 1.0
+
+
 def _as_client_error(exc: Exception, client: Client) -> Exception:
     from .client import TzClientError
 
@@ -538,18 +559,29 @@ def download_path(
     *,
     progress: ProgressFn | None = None,
     parallel: int = 4,
+    skip_unchanged: bool = True,
 ) -> Path:
     """Download a workspace file or folder (see :meth:`Client.ws_download`)."""
     item = client.ws_stat(space, path)
     target = Path(dest).expanduser()
     name = item.get("name") or posixpath.basename(path.rstrip("/")) or space.split(":", 1)[-1]
+
+    def fetch(entry: Mapping[str, Any], local: Path, tracker: _Tracker) -> None:
+        size = int(entry.get("size") or 0)
+        modified = _epoch(entry.get("modified"))
+        if skip_unchanged and modified is not None and _unchanged(local, size, modified):
+            tracker.update(path=entry["path"], done=size, resumed=size, skipped=1, files_done=1)
+            return
+        download_to(client, "workspace/download", {"space": space, "path": entry["path"]},
+                    local, tracker=tracker, label=entry["path"])  # fmt: skip
+        if modified is not None:  # what the next run's quick check compares
+            os.utime(local, (time.time(), modified))
+        tracker.update(files_done=1)
+
     if item.get("type") != "folder":
         if target.is_dir():
             target = target / name
-        tracker = _Tracker(progress, int(item.get("size") or 0), 1)
-        download_to(client, "workspace/download", {"space": space, "path": path}, target,
-                    tracker=tracker, label=path)  # fmt: skip
-        tracker.update(files_done=1)
+        fetch({**item, "path": path}, target, _Tracker(progress, int(item.get("size") or 0), 1))
         return target
     root = target / name if target.is_dir() else target
     files = list(_walk_remote(client, space, path))
@@ -559,10 +591,7 @@ def download_path(
 
     def one(entry: dict[str, Any]) -> None:
         rel = entry["path"][len(prefix) :].lstrip("/") if prefix else entry["path"]
-        local = _safe_local(root, rel)
-        download_to(client, "workspace/download", {"space": space, "path": entry["path"]},
-                    local, tracker=tracker, label=entry["path"])  # fmt: skip
-        tracker.update(files_done=1)
+        fetch(entry, _safe_local(root, rel), tracker)
 
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="tz-download") as pool:
         for future in [pool.submit(one, f) for f in files]:

@@ -227,6 +227,15 @@ def test_folder_upload_download_and_rerun(alice: Client, folder: str, tmp_path: 
     back = alice.ws_download("user:alice", f"{folder}/tree", tmp_path / "back")
     for rel, data in files.items():
         assert (back / rel).read_bytes() == data
+    # and downloading it into a folder twice fetches nothing the second time
+    into = tmp_path / "into"
+    into.mkdir()
+    for run in ("first", "again"):
+        down: list = []
+        got = alice.ws_download("user:alice", f"{folder}/tree", into, progress=down.append)
+        assert got == into / "tree"
+        assert down[-1].files_done == len(files)
+        assert down[-1].skipped == (len(files) if run == "again" else 0)
 
     # And uploading it again sends nothing: every file is there with its size
     progress: list = []

@@ -12,6 +12,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,38 @@ def test_download_file_and_folder(fake: FakeDataApi, client: Client, tmp_path: P
     root = client.ws_download("user:alice", "d", tmp_path / "copy")
     assert (root / "x.bin").read_bytes() == b"x" * 100 and (root / "sub" / "y.txt").exists()
     assert not [p for p in tmp_path.rglob("*") if "partial" in p.name]
+    # each file carries the workspace file's modification time
+    stamp = datetime.fromisoformat("2026-01-02T03:04:05+00:00").timestamp()
+    assert (root / "x.bin").stat().st_mtime == stamp
+
+
+def _downloads(fake: FakeDataApi) -> list[str]:
+    return sorted(r.url.params["path"] for r in fake.requests
+                  if r.url.path.endswith("/workspace/download"))  # fmt: skip
+
+
+def test_downloading_again_fetches_only_missing_or_changed_files(
+    fake: FakeDataApi, client: Client, tmp_path: Path
+) -> None:
+    fake.files.update({"user:alice/d/x.bin": b"x" * 100, "user:alice/d/sub/y.txt": b"y",
+                       "user:alice/d/z.txt": b"zz"})  # fmt: skip
+    fake.folders.update({"user:alice/d", "user:alice/d/sub"})
+    root = client.ws_download("user:alice", "d", tmp_path)
+    # Given a download interrupted before z.txt, and y.txt changed locally since
+    (root / "z.txt").unlink()
+    (root / "sub" / "y.txt").write_bytes(b"Y")
+    fake.requests.clear()
+    # When it runs again
+    seen: list[TransferProgress] = []
+    client.ws_download("user:alice", "d", tmp_path, progress=seen.append)
+    # Then only z.txt and the changed y.txt are fetched, and the tree is the workspace's again
+    assert _downloads(fake) == ["d/sub/y.txt", "d/z.txt"]
+    assert seen[-1].skipped == 1 and seen[-1].files_done == 3
+    assert (root / "sub" / "y.txt").read_bytes() == b"y" and (root / "z.txt").read_bytes() == b"zz"
+    # and with skip_unchanged=False everything is fetched
+    fake.requests.clear()
+    client.ws_download("user:alice", "d", tmp_path, skip_unchanged=False)
+    assert _downloads(fake) == ["d/sub/y.txt", "d/x.bin", "d/z.txt"]
 
 
 def test_ws_list_follows_cursors(fake: FakeDataApi, client: Client) -> None:

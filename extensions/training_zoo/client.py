@@ -1107,7 +1107,9 @@ class Client:
         Each downloaded file takes the workspace file's modification time, and a local file
         with the same size and modification time is not downloaded again (rsync's quick
         check): running the same download again after an interruption fetches only what is
-        missing or changed.
+        missing or changed. A folder the download created (``dest`` did not exist) holds a
+        hidden marker until it completes, so the rerun fills that folder again rather than
+        making a new one inside it.
 
         Parameters
         ----------

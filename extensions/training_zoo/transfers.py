@@ -27,6 +27,7 @@ killed process, a dropped connection) therefore loses at most the parts in fligh
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import re
@@ -60,6 +61,8 @@ CHUNK = 1 << 20
 ATTEMPTS = 4
 _BACKOFF = 0.5
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+# Left in a folder ``tz ws download`` created until the download completes (see download_path).
+DOWNLOAD_MARKER = ".tz-download-in-progress.json"
 
 
 @dataclass(frozen=True)
@@ -583,10 +586,17 @@ def download_path(
             target = target / name
         fetch({**item, "path": path}, target, _Tracker(progress, int(item.get("size") or 0), 1))
         return target
-    root = target / name if target.is_dir() else target
+    # ``dest`` names the folder to create, or an existing folder to download into, as ``cp -r``
+    # does. A download that created ``dest`` and was interrupted left a marker in it, so that
+    # running the same command again fills that folder instead of nesting a new one inside.
+    marker = {"space": space, "path": path.strip("/")}
+    named = not target.is_dir() or _read_marker(target) == marker
+    root = target if named else target / name
     files = list(_walk_remote(client, space, path))
     tracker = _Tracker(progress, sum(int(f.get("size") or 0) for f in files), len(files))
     root.mkdir(parents=True, exist_ok=True)
+    if named:
+        (root / DOWNLOAD_MARKER).write_text(json.dumps(marker))
     prefix = path.strip("/")
 
     def one(entry: dict[str, Any]) -> None:
@@ -596,7 +606,16 @@ def download_path(
     with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="tz-download") as pool:
         for future in [pool.submit(one, f) for f in files]:
             future.result()
+    (root / DOWNLOAD_MARKER).unlink(missing_ok=True)
     return root
+
+
+def _read_marker(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / DOWNLOAD_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _walk_remote(client: Client, space: str, path: str) -> Iterator[dict[str, Any]]:

@@ -422,3 +422,32 @@ def test_tz_datasets_usage_errors(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         ip.run_line_magic("tz_datasets", line)
+
+
+def test_an_interrupted_download_into_a_new_folder_resumes_there(
+    fake: FakeDataApi, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training_zoo.transfers as transfers
+
+    fake.files.update({"user:alice/d/x.bin": b"x" * 100, "user:alice/d/z.txt": b"zz"})
+    fake.folders.add("user:alice/d")
+    real = transfers.download_to
+
+    def cut_at_z(client: Client, url: str, params: dict, dest: Path, **kw: object) -> Path:
+        if params["path"] == "d/z.txt":
+            raise KeyboardInterrupt
+        return real(client, url, params, dest, **kw)
+
+    # Given `tz ws download d back` interrupted before its last file
+    monkeypatch.setattr(transfers, "download_to", cut_at_z)
+    with pytest.raises(KeyboardInterrupt):
+        client.ws_download("user:alice", "d", tmp_path / "back", parallel=1)
+    monkeypatch.setattr(transfers, "download_to", real)
+    # When the same command runs again
+    fake.requests.clear()
+    root = client.ws_download("user:alice", "d", tmp_path / "back")
+    # Then it fills the same folder (not back/d), fetching only the missing file
+    assert root == tmp_path / "back" and _downloads(fake) == ["d/z.txt"]
+    assert sorted(p.name for p in root.iterdir()) == ["x.bin", "z.txt"]  # marker gone
+    # and once complete, `back` is an ordinary folder to download into, as with cp -r
+    assert client.ws_download("user:alice", "d", tmp_path / "back") == tmp_path / "back" / "d"

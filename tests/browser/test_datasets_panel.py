@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -93,6 +94,13 @@ def test_label_publish_and_preview_a_dataset_from_a_folder(platform, lab, api, s
     expect(detail.locator('.jp-tz-SplitSizes [data-label="unassigned"] .jp-tz-BarChart-count')
            ).to_have_text("6")  # fmt: skip
     page.screenshot(path=str(shots / "dataset-view.png"))
+    # and V001 downloads as one ZIP laid out as a job sees it
+    with page.expect_download() as download:
+        detail.locator(".jp-tz-VersionDownload").click()
+    assert download.value.suggested_filename == "pets-V001.zip"
+    names = zipfile.ZipFile(download.value.path()).namelist()
+    assert {"pets-V001/manifest.jsonl", "pets-V001/version.json"} <= set(names)
+    assert len([n for n in names if n.startswith("pets-V001/files/")]) == 6
     # and V001 previews: thumbnails, and a file's manifest entry with its label
     view.locator(".jp-tz-Tab-files").click()
     view.locator(".jp-tz-VersionPicker").select_option("V001")

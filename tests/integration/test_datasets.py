@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from traversal import HOSTILE_PATHS  # noqa: E402  (the shared traversal corpus)
 
 from training_zoo.datasets import handlers as dataset_handlers  # noqa: E402
 from training_zoo.datasets import manifests as mf  # noqa: E402
+from training_zoo.datasets import reader  # noqa: E402
 from training_zoo.datasets.manager import TzDatasetManager  # noqa: E402
 from training_zoo.datasets.paths import RESERVED_PREFIX  # noqa: E402
 from training_zoo.datasets.workspace import TzWorkspace  # noqa: E402
@@ -924,3 +926,41 @@ async def test_a_dataset_whose_manifest_is_missing_keeps_its_blobs(dm) -> None:
     assert done == {"datasets": 1, "blobs": 1, "bytes": len(BLOBS["e"])}
     assert blob_exists(dm, broken["id"], BLOBS["e"])
     assert not blob_exists(dm, fine["id"], BLOBS["e"])
+
+
+# ------------------------------------------------------------------------------ version as a ZIP
+
+
+async def test_a_version_downloads_as_a_zip_laid_out_as_a_job_sees_it(dm, http, tmp_path) -> None:
+    # Given pets:V001, published from the workspace
+    ds = await make_dataset(dm)
+    version = await dm.publish(ALICE, ds["id"], {"note": "zip me"})
+    # When alice downloads it
+    r = await http("alice", "GET", f"/datasets/{ds['id']}/versions/V001/download")
+    assert r.code == 200 and r.headers["Content-Type"] == "application/zip"
+    assert "pets-V001.zip" in r.headers["Content-Disposition"]
+    # Then the archive is the folder a job gets: files by key, the manifest, version.json
+    archive = zipfile.ZipFile(io.BytesIO(r.body))
+    assert archive.testzip() is None
+    archive.extractall(tmp_path)
+    root = tmp_path / "pets-V001"
+    manifest = (root / "manifest.jsonl").read_bytes()
+    assert hashlib.sha256(manifest).hexdigest() == version["manifest_sha256"]
+    opened = reader.load_version("pets:V001", root)
+    assert (opened.name, opened.version, len(opened.files)) == ("pets", "V001", len(IMAGES))
+    for f in opened.files:
+        assert f.path.read_bytes() == IMAGES[f"pics/{f.key}"]
+    # Another user's private dataset is not found
+    r = await http("bob", "GET", f"/datasets/{ds['id']}/versions/V001/download")
+    assert r.code == 404
+
+
+async def test_a_version_whose_file_changed_in_storage_never_downloads_whole(dm) -> None:
+    ds = await make_dataset(dm)
+    await dm.publish(ALICE, ds["id"], {})
+    entries = await dm._entries(ALICE, ds["id"], "V001")
+    await asyncio.to_thread(dm.storage.put_bytes, entries[-1]["source"], b"changed behind TZ")
+    _, chunks = await dm.open_version_zip(ALICE, ds["id"], "V001")
+    with pytest.raises(Conflict, match="changed in storage"):
+        async for _ in chunks:
+            pass

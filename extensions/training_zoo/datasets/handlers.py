@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from urllib.parse import quote
 
 from ..service.base import TzAPIHandler
 from .manager import TzDatasetManager
@@ -191,6 +192,19 @@ class ManifestHandler(DatasetsBase):
         self.finish(data)
 
 
+class VersionDownloadHandler(DatasetsBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self, dataset_id: str, version: str) -> None:
+        """The version as one ZIP (files, manifest, version.json), made and checked as it
+        streams."""
+        name, chunks = await self.datasets.open_version_zip(self.identity, dataset_id, version)
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        self.set_header("Cache-Control", "private, max-age=0")
+        await self.send_chunks(chunks)
+
+
 class VersionFilesHandler(DatasetsBase):
     required_scopes = {"GET": READ}
 
@@ -245,6 +259,7 @@ def routes(api: str) -> list[tuple[str, type]]:
         (rf"{ds}/versions", VersionsHandler),
         (rf"{ds}/versions/{VERSION}", VersionHandler),
         (rf"{ds}/versions/{VERSION}/manifest", ManifestHandler),
+        (rf"{ds}/versions/{VERSION}/download", VersionDownloadHandler),
         (rf"{ds}/versions/{VERSION}/files", VersionFilesHandler),
         (rf"{ds}/versions/{VERSION}/diff", DiffHandler),
         (rf"{ds}/import", ImportHandler),

@@ -567,7 +567,7 @@ class TzWorkspace(LoggingConfigurable):
                 "path", f"holds {len(files)} files, more than {self.max_zip_files} in one ZIP: "
                 "download its subfolders, or use `tz ws download`")  # fmt: skip
         name = posixpath.basename(path.rstrip("/")) or space.replace(":", "-")
-        return f"{name}.zip", zip_stream(name, files, self.read_key)
+        return f"{name}.zip", zip_stream(name, files, lambda f: self.read_key(f.key))
 
     async def walk(self, key: str) -> list[WalkedFile]:
         """Every file under a folder key (one the caller has confined), sorted by path; TZ's

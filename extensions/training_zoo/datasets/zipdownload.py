@@ -52,16 +52,19 @@ def _date_time(stamp: float) -> tuple[int, int, int, int, int, int]:
 async def zip_stream(
     root: str,
     files: Sequence[WalkedFile],
-    read: Callable[[str], Awaitable[AsyncIterator[bytes] | None]],
+    read: Callable[[WalkedFile], Awaitable[AsyncIterator[bytes] | None]],
 ) -> AsyncIterator[bytes]:
-    """The bytes of a ZIP holding ``files`` under the folder name ``root``.
+    """The bytes of a ZIP holding ``files`` (at their ``rel`` paths) under the folder name
+    ``root``.
 
-    ``read(key)`` opens one file's bytes (``None`` when it is gone meanwhile: it is left out).
+    ``read(file)`` opens one file's bytes (``None`` when it is gone meanwhile: it is left out).
+    An error the bytes raise (a checksum that does not match) ends the stream there, so the
+    client never receives a complete archive.
     """
     sink = _Sink()
     archive = zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED)  # type: ignore[arg-type]
     for f in files:
-        chunks = await read(f.key)
+        chunks = await read(f)
         if chunks is None:
             continue  # deleted since the folder was listed
         info = zipfile.ZipInfo(posixpath.join(root, f.rel), _date_time(f.modified))

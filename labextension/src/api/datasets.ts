@@ -345,6 +345,22 @@ export function contentURL(
 }
 
 /**
+ * The URL of a published version as one ZIP (files, manifest, version.json),
+ * made and checked by the service while it streams.
+ */
+export function versionDownloadURL(
+  id: string,
+  version: string,
+  settings: ServerConnection.ISettings
+): string {
+  return apiGetURL(
+    `${base(id)}/versions/${encodeURIComponent(version)}/download`,
+    {},
+    settings
+  );
+}
+
+/**
  * The URL of a dataset image's thumbnail.
  */
 export function fileThumbnailURL(

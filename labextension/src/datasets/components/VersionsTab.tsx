@@ -2,7 +2,13 @@ import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { diffVersions, getVersion, IDiff, IVersion } from '../../api/datasets';
+import {
+  diffVersions,
+  getVersion,
+  IDiff,
+  IVersion,
+  versionDownloadURL
+} from '../../api/datasets';
 import { errorMessage } from '../../api/request';
 import { formatBytes } from '../../format';
 import { when } from '../../jobs/format';
@@ -115,6 +121,16 @@ export function VersionsTab(props: IVersionsTabProps): JSX.Element {
             >
               {detail.manifest_sha256?.slice(0, 12)}
             </span>
+            <a
+              className="jp-tz-VersionDownload"
+              href={versionDownloadURL(datasetId, detail.version, settings)}
+              download=""
+              title={trans.__(
+                'The files, manifest and version.json as one ZIP, as a training job sees them'
+              )}
+            >
+              {trans.__('Download ZIP')}
+            </a>
           </div>
           {stats && (
             <div className="jp-tz-Charts">

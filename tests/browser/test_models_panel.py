@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -336,10 +337,16 @@ def test_files_download_and_deleting_a_version_and_a_model_from_the_view(api, tr
     page.screenshot(path=str(shots / "model-files.png"))
     # When mia clicks tz-model.json, the browser downloads the file's bytes
     with page.expect_download() as download:
-        table.locator('.jp-tz-VersionFile[data-path="tz-model.json"] button').click()
+        table.locator('.jp-tz-VersionFile[data-path="tz-model.json"] a').click()
     assert download.value.suggested_filename == "tz-model.json"
     descriptor = json.loads(Path(download.value.path()).read_text())
     assert "format" in descriptor
+    # and "Download all as ZIP" gives every file of the version in one archive
+    with page.expect_download() as download:
+        detail.locator(".jp-tz-ModelZipDownload").click()
+    assert download.value.suggested_filename == "files-demo-v1.zip"
+    archive = zipfile.ZipFile(download.value.path())
+    assert sorted(archive.namelist()) == sorted(f"files-demo-v1/{f['path']}" for f in files)
     # When mia deletes version 1 (confirmed), it is gone from the view and the API
     detail.locator(".jp-tz-DeleteVersionButton").click()
     dialog = page.locator(".jp-Dialog")

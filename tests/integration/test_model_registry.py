@@ -16,10 +16,12 @@ import json
 import sys
 import threading
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
@@ -357,3 +359,31 @@ async def test_runs_whose_job_ended_while_the_service_was_away_are_closed_at_sta
     assert (run["status"], run["metrics"], run["finished"] is not None) == (
         "succeeded", {"accuracy": 0.75}, True)  # fmt: skip
     assert (await mm.version(ALICE, v["model_id"], 1))["evaluations"][0]["id"] == run["id"]
+
+
+# ------------------------------------------------------------------------------ download as a ZIP
+
+
+async def test_a_version_downloads_as_one_zip_checked_as_it_streams(mm) -> None:
+    v = await register(mm)
+    # When alice downloads version 1 as one ZIP
+    name, chunks = await mm.open_version_zip(ALICE, v["model_id"], 1)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join([c async for c in chunks])))
+    # Then it holds every file of the version under shapes-v1/, byte for byte
+    assert name == "shapes-v1.zip" and archive.testzip() is None
+    stored = {f["path"] for f in await mm.files(ALICE, v["model_id"], 1)}
+    assert sorted(archive.namelist()) == sorted(f"shapes-v1/{p}" for p in stored)
+    for path, data in FILES.items():
+        assert archive.read(f"shapes-v1/{path}") == data
+    # and bob, who may not read the model, gets nothing
+    with pytest.raises(NotFound):
+        await mm.open_version_zip(BOB, v["model_id"], 1)
+    # When a file changed in storage behind TZ's back, the archive never completes
+    with mm.sessions() as db:
+        query = select(ModelVersion.prefix).where(ModelVersion.model_id == v["model_id"])
+        prefix = db.scalar(query)
+    await asyncio.to_thread(mm.storage.put_bytes, f"{prefix}/model.onnx", b"tampered")
+    _, chunks = await mm.open_version_zip(ALICE, v["model_id"], 1)
+    with pytest.raises(Conflict):
+        async for _ in chunks:
+            pass

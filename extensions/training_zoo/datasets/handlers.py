@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-from urllib.parse import quote
 
 from ..service.base import TzAPIHandler
 from .manager import TzDatasetManager
@@ -198,11 +197,9 @@ class VersionDownloadHandler(DatasetsBase):
     async def get(self, dataset_id: str, version: str) -> None:
         """The version as one ZIP (files, manifest, version.json), made and checked as it
         streams."""
-        name, chunks = await self.datasets.open_version_zip(self.identity, dataset_id, version)
-        self.set_header("Content-Type", "application/zip")
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
-        self.set_header("Cache-Control", "private, max-age=0")
-        await self.send_chunks(chunks)
+        await self.send_zip(
+            *await self.datasets.open_version_zip(self.identity, dataset_id, version)
+        )
 
 
 class VersionFilesHandler(DatasetsBase):

@@ -162,6 +162,14 @@ class FileHandler(ModelsBase):
         await self.send_file(name, entry["size"], chunks, etag=entry["sha256"])
 
 
+class VersionDownloadHandler(ModelsBase):
+    required_scopes = {"GET": READ}
+
+    async def get(self, model_id: str, number: str) -> None:
+        """The version's files as one ZIP, made and checked as it streams."""
+        await self.send_zip(*await self.models.open_version_zip(self.identity, model_id, number))
+
+
 class StageHandler(ModelsBase):
     required_scopes = {"POST": WRITE}
 
@@ -233,6 +241,7 @@ def routes(api: str) -> list[tuple[str, type]]:
         (version, VersionHandler),
         (rf"{version}/files", FilesHandler),
         (rf"{version}/files/(?P<path>.+)", FileHandler),
+        (rf"{version}/download", VersionDownloadHandler),
         (rf"{version}/stage", StageHandler),
         (rf"{version}/lineage", LineageHandler),
         (rf"{version}/convert", ConvertHandler),

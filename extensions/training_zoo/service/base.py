@@ -160,6 +160,14 @@ class TzAPIHandler(web.RequestHandler):
             self.set_header("ETag", f'"{etag}"')
         await self.send_chunks(chunks)
 
+    async def send_zip(self, name: str, chunks: AsyncIterator[bytes]) -> None:
+        """Stream a ZIP made while it is sent (no ``Content-Length``: a cut connection is the
+        only sign of a failure once bytes are out, see :meth:`send_chunks`)."""
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        self.set_header("Cache-Control", "private, max-age=0")
+        await self.send_chunks(chunks)
+
     async def send_chunks(self, chunks: AsyncIterator[bytes]) -> None:
         """Stream a body whose headers (Content-Length...) are set, then finish.
 

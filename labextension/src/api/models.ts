@@ -8,13 +8,8 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { IPage, listFiltered } from './paging';
 import { modelPath, versionFilePath, versionPath } from './paths';
-import {
-  API_NAMESPACE,
-  requestAPI,
-  requestServerBlob,
-  requestServerText
-} from './request';
-import { query } from './workspace';
+import { API_NAMESPACE, requestAPI, requestServerText } from './request';
+import { apiGetURL, query } from './workspace';
 
 /**
  * The formats of a model version.
@@ -686,20 +681,27 @@ export async function listVersionFiles(
 }
 
 /**
- * The bytes of a version's file, through the user server (XSRF-safe, like
- * `compareCSV`).
+ * The URL of one file of a version, for a plain link: the browser streams it
+ * to disk (the session cookie authenticates the GET).
  */
-export function downloadVersionFile(
+export function versionFileURL(
   id: string,
   version: number,
   path: string,
-  settings?: ServerConnection.ISettings
-): Promise<Blob> {
-  return requestServerBlob(
-    URLExt.join(API_NAMESPACE, versionFilePath(id, version, path)),
-    { headers: { Accept: 'application/octet-stream' } },
-    settings
-  );
+  settings: ServerConnection.ISettings
+): string {
+  return apiGetURL(versionFilePath(id, version, path), {}, settings);
+}
+
+/**
+ * The URL of a version's files as one ZIP, made by the service as it streams.
+ */
+export function versionZipURL(
+  id: string,
+  version: number,
+  settings: ServerConnection.ISettings
+): string {
+  return apiGetURL(`${versionPath(id, version)}/download`, {}, settings);
 }
 
 /**

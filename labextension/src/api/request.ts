@@ -96,27 +96,6 @@ export async function requestServerText(
 }
 
 /**
- * Call a route of the Training Zoo server extension and return its body as
- * bytes (e.g. a model file's download); the headers and errors are those of
- * `requestServerText`.
- *
- * @param path - the path relative to the server base URL.
- * @param init - the request options (an `Accept` header replaces JSON's).
- * @param settings - the server settings (default: the page's settings).
- * @returns the body.
- * @throws {TzResponseError} when the server answers with a non-2xx status.
- * @throws {ServerConnection.NetworkError} when the server cannot be reached.
- */
-export async function requestServerBlob(
-  path: string,
-  init: RequestInit = {},
-  settings?: ServerConnection.ISettings
-): Promise<Blob> {
-  const response = await Private.request(path, init, settings);
-  return response.blob();
-}
-
-/**
  * Call the Training Zoo API at `<baseUrl>/tz/api/v1/<endPoint>`.
  *
  * @param endPoint - the path under the API namespace, e.g. `jobs/abc/cancel`.

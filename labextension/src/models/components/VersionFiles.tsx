@@ -3,13 +3,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import {
-  downloadVersionFile,
   IModelFile,
-  listVersionFiles
+  listVersionFiles,
+  versionFileURL,
+  versionZipURL
 } from '../../api/models';
 import { errorMessage } from '../../api/request';
 import { Unavailable } from '../../components/Unavailable';
-import { saveFile } from '../../download';
 import { formatBytes } from '../../format';
 import { fileName, shortSha, sortedFiles } from '../files';
 
@@ -28,13 +28,13 @@ export interface IVersionFilesProps {
 
 /**
  * A version's files (`.jp-tz-VersionFiles`, rows `.jp-tz-VersionFile[data-path]`):
- * path (a download button), size and the start of the sha256.
+ * path (a download link, streamed to disk by the browser), size and the start
+ * of the sha256; and a link to all of them as one ZIP.
  */
 export function VersionFiles(props: IVersionFilesProps): JSX.Element {
-  const { modelId, version, settings, trans, onError } = props;
+  const { modelId, version, settings, trans } = props;
   const [files, setFiles] = React.useState<IModelFile[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
-  const [downloading, setDownloading] = React.useState<string | null>(null);
 
   React.useEffect(() => {
     let live = true;
@@ -51,18 +51,6 @@ export function VersionFiles(props: IVersionFilesProps): JSX.Element {
     };
   }, [modelId, version, props.revision]);
 
-  const onDownload = async (path: string) => {
-    setDownloading(path);
-    try {
-      const blob = await downloadVersionFile(modelId, version, path, settings);
-      saveFile(blob, fileName(path));
-    } catch (e) {
-      onError(errorMessage(e));
-    } finally {
-      setDownloading(null);
-    }
-  };
-
   if (error) {
     return <Unavailable error={error} />;
   }
@@ -73,41 +61,52 @@ export function VersionFiles(props: IVersionFilesProps): JSX.Element {
     return <div className="jp-tz-Empty">{trans.__('No files.')}</div>;
   }
   return (
-    <table className="jp-tz-VersionFiles">
-      <thead>
-        <tr>
-          <th>{trans.__('Path')}</th>
-          <th>{trans.__('Size')}</th>
-          <th>{trans.__('sha256')}</th>
-        </tr>
-      </thead>
-      <tbody>
-        {files.map(file => (
-          <tr
-            key={file.path}
-            className="jp-tz-VersionFile"
-            data-path={file.path}
-          >
-            <td>
-              <button
-                type="button"
-                className="jp-tz-LinkButton jp-tz-VersionFile-download"
-                title={trans.__('Download %1', file.path)}
-                disabled={downloading === file.path}
-                onClick={() => void onDownload(file.path)}
-              >
-                {file.path}
-              </button>
-            </td>
-            <td className="jp-tz-VersionFile-size">{formatBytes(file.size)}</td>
-            <td>
-              <code className="jp-tz-Path" title={file.sha256}>
-                {shortSha(file.sha256)}
-              </code>
-            </td>
+    <>
+      <a
+        className="jp-tz-ModelZipDownload"
+        href={versionZipURL(modelId, version, settings)}
+        download=""
+        title={trans.__('All the files of version %1 as one ZIP', version)}
+      >
+        {trans.__('Download all as ZIP')}
+      </a>
+      <table className="jp-tz-VersionFiles">
+        <thead>
+          <tr>
+            <th>{trans.__('Path')}</th>
+            <th>{trans.__('Size')}</th>
+            <th>{trans.__('sha256')}</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {files.map(file => (
+            <tr
+              key={file.path}
+              className="jp-tz-VersionFile"
+              data-path={file.path}
+            >
+              <td>
+                <a
+                  className="jp-tz-LinkButton jp-tz-VersionFile-download"
+                  title={trans.__('Download %1', file.path)}
+                  href={versionFileURL(modelId, version, file.path, settings)}
+                  download={fileName(file.path)}
+                >
+                  {file.path}
+                </a>
+              </td>
+              <td className="jp-tz-VersionFile-size">
+                {formatBytes(file.size)}
+              </td>
+              <td>
+                <code className="jp-tz-Path" title={file.sha256}>
+                  {shortSha(file.sha256)}
+                </code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }

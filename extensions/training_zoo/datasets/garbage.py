@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,24 @@ from . import manifests as mf
 from .paths import RESERVED_PREFIX
 
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _batches(shas: Iterable[str]) -> Iterator[list[str]]:
+    """``shas`` sorted, 500 at a time (far below any database's limit on bound parameters)."""
+    ordered = sorted(shas)
+    for i in range(0, len(ordered), 500):
+        yield ordered[i : i + 500]
+
+
+def _rows(ds_id: str, shas: list[str]) -> Any:
+    """The ``WHERE`` of the candidate rows of ``shas`` in the dataset."""
+    return (DatasetBlobGarbage.dataset_id == ds_id) & DatasetBlobGarbage.sha256.in_(shas)
+
+
+def _draft_blobs(db: Session, ds_id: str) -> set[str]:
+    """The dataset's own blobs its draft references."""
+    sources = db.scalars(select(DatasetFile.source).where(DatasetFile.dataset_id == ds_id))
+    return {sha for sha in (blob_sha(ds_id, src) for src in sources) if sha}
 
 
 def blob_key(ds_id: str, sha: str) -> str:
@@ -66,37 +84,22 @@ def record(db: Session, ds_id: str, lost: Iterable[tuple[str, int]]) -> None:
     if not sizes:
         return
     now = utcnow()
-    shas = sorted(sizes)
     existing: set[str] = set()
-    for i in range(0, len(shas), 500):
-        existing.update(db.scalars(select(DatasetBlobGarbage.sha256).where(
-            DatasetBlobGarbage.dataset_id == ds_id,
-            DatasetBlobGarbage.sha256.in_(shas[i : i + 500]))))  # fmt: skip
-    for sha in shas:
-        if sha not in existing:
-            db.add(DatasetBlobGarbage(dataset_id=ds_id, sha256=sha, size=sizes[sha], since=now))
-    again = sorted(existing)
-    for i in range(0, len(again), 500):  # it lost another reference just now: grace restarts
-        db.execute(
-            update(DatasetBlobGarbage)
-            .where(DatasetBlobGarbage.dataset_id == ds_id,
-                   DatasetBlobGarbage.sha256.in_(again[i : i + 500]),
-                   DatasetBlobGarbage.deleting_since.is_(None))
-            .values(since=now)
-        )  # fmt: skip
+    for batch in _batches(sizes):
+        existing.update(db.scalars(select(DatasetBlobGarbage.sha256).where(_rows(ds_id, batch))))
+    for sha in sorted(set(sizes) - existing):
+        db.add(DatasetBlobGarbage(dataset_id=ds_id, sha256=sha, size=sizes[sha], since=now))
+    for batch in _batches(existing):  # it lost another reference just now: grace restarts
+        db.execute(update(DatasetBlobGarbage)
+                   .where(_rows(ds_id, batch), DatasetBlobGarbage.deleting_since.is_(None))
+                   .values(since=now))  # fmt: skip
 
 
 def reclaim(db: Session, ds_id: str, sources: Iterable[str]) -> None:
     """Drop the candidate rows of blobs a commit is about to reference again (under the lock,
-    after :func:`epoch_unchanged`: no mark of the current epoch can be among them)."""
-    shas = sorted({s for s in (blob_sha(ds_id, src) for src in sources) if s})
-    for i in range(0, len(shas), 500):
-        db.execute(
-            delete(DatasetBlobGarbage).where(
-                DatasetBlobGarbage.dataset_id == ds_id,
-                DatasetBlobGarbage.sha256.in_(shas[i : i + 500]),
-            )
-        )
+    once the epoch is known unchanged: no mark of a running collector can be among them)."""
+    for batch in _batches({s for s in (blob_sha(ds_id, src) for src in sources) if s}):
+        db.execute(delete(DatasetBlobGarbage).where(_rows(ds_id, batch)))
 
 
 def epoch(db: Session, ds_id: str) -> int:
@@ -122,7 +125,8 @@ class TzBlobCollector(LoggingConfigurable):
     interval = Float(
         3600,
         help="""Seconds between two runs of the blob collector over every dataset with
-        candidates. 0 turns it off (storage of removed files is then never reclaimed).
+        candidates; the first run is this long after the service starts, so a restart adds no
+        storage work. 0 turns it off (storage of removed files is then never reclaimed).
         Default: 3600 (hourly).""",
     ).tag(config=True)
 
@@ -158,11 +162,13 @@ class TzBlobCollector(LoggingConfigurable):
     manager: Any = None  # TzDatasetManager (set by it)
 
     async def run_forever(self) -> None:
-        """Collect every ``interval`` seconds until cancelled; a failed run is logged."""
+        """Collect every ``interval`` seconds until cancelled, the first time ``interval`` after
+        start (a restart adds no storage work); a failed run is logged."""
         if self.interval <= 0:
             return
         last_sweep = float("-inf")
         while True:
+            await asyncio.sleep(self.interval)
             try:
                 due = time.monotonic() - last_sweep >= self.orphan_interval
                 if self.orphan_interval > 0 and due:
@@ -171,7 +177,6 @@ class TzBlobCollector(LoggingConfigurable):
                 await self.collect_all()
             except Exception:  # noqa: BLE001 - storage or database hiccup: next round
                 self.log.exception("blob collection failed; retrying in %.0f s", self.interval)
-            await asyncio.sleep(self.interval)
 
     async def find_orphans(self) -> int:
         """Make candidates of every dataset's orphaned blobs; how many were found."""
@@ -200,8 +205,7 @@ class TzBlobCollector(LoggingConfigurable):
         if leftovers:
             await asyncio.to_thread(_remove, m.storage, [blob_key(ds_id, n) for n in leftovers])
         with m.sessions() as db:
-            named = {s for s in (blob_sha(ds_id, src) for src in db.scalars(
-                select(DatasetFile.source).where(DatasetFile.dataset_id == ds_id))) if s}
+            named = _draft_blobs(db, ds_id)
             named |= set(db.scalars(select(DatasetBlobGarbage.sha256)
                                     .where(DatasetBlobGarbage.dataset_id == ds_id)))  # fmt: skip
             orphans = [(sha, size, mtime) for sha, size, mtime in listing
@@ -282,25 +286,15 @@ class TzBlobCollector(LoggingConfigurable):
             ))  # fmt: skip
             shas = {r.sha256 for r in rows}
             sizes = {r.sha256: r.size for r in rows}
-            in_draft = {
-                s for s in (blob_sha(ds_id, src) for src in db.scalars(
-                    select(DatasetFile.source).where(DatasetFile.dataset_id == ds_id)))
-                if s in shas
-            }  # fmt: skip
-            keep = (in_draft | in_versions) & shas
-            kept = sorted(keep)
-            for i in range(0, len(kept), 500):  # referenced after all: no longer candidates
-                db.execute(delete(DatasetBlobGarbage).where(
-                    DatasetBlobGarbage.dataset_id == ds_id,
-                    DatasetBlobGarbage.sha256.in_(kept[i : i + 500])))  # fmt: skip
+            keep = (_draft_blobs(db, ds_id) | in_versions) & shas
+            for batch in _batches(keep):  # referenced after all: no longer candidates
+                db.execute(delete(DatasetBlobGarbage).where(_rows(ds_id, batch)))
             doomed = sorted(shas - keep)
-            marked_at = utcnow()
             if doomed:
-                for i in range(0, len(doomed), 500):
-                    db.execute(update(DatasetBlobGarbage).where(
-                        DatasetBlobGarbage.dataset_id == ds_id,
-                        DatasetBlobGarbage.sha256.in_(doomed[i : i + 500]),
-                    ).values(deleting_since=marked_at))  # fmt: skip
+                marked_at = utcnow()
+                for batch in _batches(doomed):
+                    db.execute(update(DatasetBlobGarbage).where(_rows(ds_id, batch))
+                               .values(deleting_since=marked_at))  # fmt: skip
                 db.execute(update(Dataset).where(Dataset.id == ds_id)
                            .values(blob_epoch=Dataset.blob_epoch + 1))  # fmt: skip
             db.commit()
@@ -309,16 +303,11 @@ class TzBlobCollector(LoggingConfigurable):
         deleted = await self._delete(ds_id, doomed, time.monotonic() + self.lease / 2)
         size = sum(sizes[sha] for sha in deleted)
         with m.sessions() as db:
-            for i in range(0, len(deleted), 500):
-                db.execute(delete(DatasetBlobGarbage).where(
-                    DatasetBlobGarbage.dataset_id == ds_id,
-                    DatasetBlobGarbage.sha256.in_(deleted[i : i + 500])))  # fmt: skip
-            left = sorted(set(doomed) - set(deleted))
-            for i in range(0, len(left), 500):  # ran out of time: candidates again next run
-                db.execute(update(DatasetBlobGarbage).where(
-                    DatasetBlobGarbage.dataset_id == ds_id,
-                    DatasetBlobGarbage.sha256.in_(left[i : i + 500]),
-                ).values(deleting_since=None))  # fmt: skip
+            for batch in _batches(deleted):
+                db.execute(delete(DatasetBlobGarbage).where(_rows(ds_id, batch)))
+            for batch in _batches(set(doomed) - set(deleted)):  # out of time: next run's
+                db.execute(update(DatasetBlobGarbage).where(_rows(ds_id, batch))
+                           .values(deleting_since=None))  # fmt: skip
             db.commit()
         self.log.info("Dataset %s: deleted %d unreferenced blob(s), %d bytes", ds_id,
                       len(deleted), size)  # fmt: skip

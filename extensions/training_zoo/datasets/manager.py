@@ -704,21 +704,8 @@ class TzDatasetManager(LoggingConfigurable):
         Conflict
             ``BlobsBeingCollected`` when the collector kept the dataset busy for too long.
         """
-        collector = self.collector
-        assert collector is not None
         for _ in range(3):
-            deadline = asyncio.get_running_loop().time() + 60
-            while True:
-                with self.sessions() as db:
-                    busy = garbage.deleting(db, ds_id, collector.lease)
-                    start = garbage.epoch(db, ds_id)
-                if not busy:
-                    break
-                if asyncio.get_running_loop().time() > deadline:
-                    break
-                await asyncio.sleep(0.5)
-            if busy:
-                break
+            start = await self._idle_blob_epoch(ds_id)
             hashed = await self._hash_all(ds_id, found, copy)
             with self.sessions() as db:
                 self._lock(db, ds_id)
@@ -729,9 +716,20 @@ class TzDatasetManager(LoggingConfigurable):
                 result = commit(db, hashed)
                 db.commit()
                 return result
-        raise Conflict(
-            "storage of files removed from this dataset is being reclaimed right now; add the "
-            "files again in a minute", reason="BlobsBeingCollected")  # fmt: skip
+        raise _blobs_being_collected()
+
+    async def _idle_blob_epoch(self, ds_id: str, timeout: float = 60) -> int:
+        """The dataset's blob epoch once no collector is deleting its blobs (waits up to
+        ``timeout`` seconds, then raises ``Conflict`` ``BlobsBeingCollected``)."""
+        assert self.collector is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            with self.sessions() as db:
+                if not garbage.deleting(db, ds_id, self.collector.lease):
+                    return garbage.epoch(db, ds_id)
+            if asyncio.get_running_loop().time() > deadline:
+                raise _blobs_being_collected()
+            await asyncio.sleep(0.5)
 
     async def remove_files(self, user: Identity, ds_id: str, body: object) -> None:
         """Remove draft entries by key (published versions keep theirs)."""
@@ -1081,7 +1079,7 @@ class TzDatasetManager(LoggingConfigurable):
         from .zipdownload import zip_stream
 
         manifest = await self.manifest(user, ds_id, version)  # checks access and the sha256
-        entries = await self._entries(user, ds_id, version)
+        entries = mf.decode(manifest)
         with self.sessions() as db:
             ds = self._get(db, user, ds_id)
             row = self._version_row(db, ds_id, version)
@@ -1347,3 +1345,9 @@ class TzDatasetManager(LoggingConfigurable):
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+def _blobs_being_collected() -> Conflict:
+    return Conflict(
+        "storage of files removed from this dataset is being reclaimed right now; add the "
+        "files again in a minute", reason="BlobsBeingCollected")  # fmt: skip

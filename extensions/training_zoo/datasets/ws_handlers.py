@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from typing import Any
-from urllib.parse import quote
 
 from tornado import web
-from tornado.iostream import StreamClosedError
 
 from ..bodystream import BodyRelay, ClosesOnError, read_in_big_chunks
 from ..checksums import CRC32_HEADER
 from ..errors import InvalidRequest
 from ..jobs.types import check_fields
-from ..service.base import TzAPIHandler
+from ..service.base import TzAPIHandler, content_disposition
 from .previews import THUMBNAIL_MAX, THUMBNAIL_MIN, TzPreviews
 from .uploads import MAX_PART_SIZE, TzUploads
 from .workspace import MAX_LIMIT, TzWorkspace
@@ -87,12 +85,6 @@ class StatHandler(WorkspaceBase):
         self.write_json(await self.workspace.stat(self.identity, *self.space_and_path()))
 
 
-def content_disposition(name: str, disposition: str = "attachment") -> str:
-    """A header both old and new browsers read (RFC 6266 ``filename*``), never breakable."""
-    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in name)
-    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
 class DownloadHandler(WorkspaceBase):
     required_scopes = {"GET": READ}
 
@@ -102,23 +94,13 @@ class DownloadHandler(WorkspaceBase):
         space, path = self.space_and_path()
         item = await self.workspace.stat(self.identity, space, path)
         if item["type"] == "folder":
-            name, chunks = await self.workspace.open_zip(self.identity, space, path)
-            self.set_header("Content-Type", "application/zip")
-            self.set_header("Content-Disposition", content_disposition(name))
-        else:
-            chunks = await self.workspace.open_read(self.identity, space, path)
-            self.set_header("Content-Type", "application/octet-stream")
-            self.set_header("Content-Disposition", content_disposition(posixpath.basename(path)))
-            self.set_header("Content-Length", str(item["size"]))
-        try:
-            async for chunk in chunks:
-                self.write(chunk)
-                await self.flush()
-        except StreamClosedError:
+            await self.send_zip(*await self.workspace.open_zip(self.identity, space, path))
             return
-        finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-        self.finish()
+        chunks = await self.workspace.open_read(self.identity, space, path)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", content_disposition(posixpath.basename(path)))
+        self.set_header("Content-Length", str(item["size"]))
+        await self.send_chunks(chunks)
 
 
 class PreviewHandler(WorkspaceBase):

@@ -1,4 +1,5 @@
-"""A workspace folder downloaded as one ZIP file, streamed while it is made.
+"""Folders and versions downloaded as one ZIP file, streamed while it is made: a workspace
+folder, a published dataset version, a model version.
 
 Nothing is held whole: each file is read from storage in 1 MiB chunks and written into the
 archive as it comes, and the bytes of the archive go to the client as they are produced, so a

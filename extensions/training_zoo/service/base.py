@@ -26,6 +26,12 @@ KEEPALIVE_SECONDS = 15.0
 MAX_LIMIT = 200
 
 
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """A header both old and new browsers read (RFC 6266 ``filename*``), never breakable."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in name)
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 class TzAPIHandler(web.RequestHandler):
     """Base handler. Subclasses set ``required_scopes = {"GET": "custom:tz:jobs:read", ...}``."""
 
@@ -152,7 +158,7 @@ class TzAPIHandler(web.RequestHandler):
         inline = kind in inline_types
         self.set_header("Content-Type", kind if inline else "application/octet-stream")
         disposition = "inline" if inline else "attachment"
-        self.set_header("Content-Disposition", f"{disposition}; filename*=UTF-8''{quote(name)}")
+        self.set_header("Content-Disposition", content_disposition(name, disposition))
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
         self.set_header("Content-Length", str(size))
         self.set_header("Cache-Control", "private, max-age=0")
@@ -164,7 +170,7 @@ class TzAPIHandler(web.RequestHandler):
         """Stream a ZIP made while it is sent (no ``Content-Length``: a cut connection is the
         only sign of a failure once bytes are out, see :meth:`send_chunks`)."""
         self.set_header("Content-Type", "application/zip")
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        self.set_header("Content-Disposition", content_disposition(name))
         self.set_header("Cache-Control", "private, max-age=0")
         await self.send_chunks(chunks)
 
@@ -173,17 +179,24 @@ class TzAPIHandler(web.RequestHandler):
 
         A ``TzError`` raised mid-stream (bytes changed under us) cannot become an error answer:
         the headers are out. The only honest signal left is a cut connection, so the client sees
-        fewer bytes than ``Content-Length``.
+        fewer bytes than ``Content-Length`` (or no last chunk). A client that hangs up ends the
+        stream quietly, and the object being read is closed either way.
         """
         try:
             async for chunk in chunks:
                 self.write(chunk)
                 await self.flush()
+        except StreamClosedError:
+            return
         except TzError as exc:
             self.log.warning("%s %s: %s", self.request.method, self.request.path, exc.log_message)
             if self.request.connection is not None:
                 self.request.connection.close()  # type: ignore[attr-defined]
             return
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
         self.finish()
 
     def write_json(self, data: Any, status: int = 200) -> None:

@@ -257,3 +257,45 @@ def test_no_hostile_lab_path_reaches_outside_the_lab_root(platform, alice_browse
             # A name that is odd but stays inside the root may succeed; nothing may leave it.
             assert r.status_code in (200, 400, 404, 409), (direction, repr(payload), r.text)
     assert outside() - before == set()
+
+
+def test_open_log_streams_do_not_hold_up_other_requests(platform, alice_browser):
+    """Every open job view follows two streams through the user's server: a dozen of them must
+    not make the rest of Lab wait (with tornado's shared client, 10 connections, the 11th
+    request queued and then failed as "service unreachable")."""
+    s, xsrf = alice_browser, alice_browser.user_xsrf
+    project = platform.home / "users" / "alice" / "ticking"
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "tick.py").write_text(
+        "import time\nfor i in range(120):\n    print('tick', i, flush=True)\n    time.sleep(1)\n"
+    )
+    r = s.post(tz(platform, "alice", "snapshot"), json={"path": "ticking"},
+               headers={"X-XSRFToken": xsrf}, timeout=30)  # fmt: skip
+    assert r.status_code == 201, r.text
+    spec = {"name": "ticking", "entry": "tick.py", "snapshot": r.json()["id"]}
+    r = s.post(tz(platform, "alice", "api/v1/jobs"), headers={"X-XSRFToken": xsrf}, json=spec,
+               timeout=30)  # fmt: skip
+    assert r.status_code == 201, r.text
+    job = r.json()["id"]
+    streams = []
+    try:
+        # Given 12 log streams open at once
+        for _ in range(12):
+            stream = s.get(tz(platform, "alice", f"api/v1/jobs/{job}/logs?follow=true"),
+                           stream=True, timeout=60)  # fmt: skip
+            lines = stream.iter_lines(chunk_size=None, decode_unicode=True)
+            streams.append((stream, lines))
+            assert stream.headers["Content-Type"].startswith("text/event-stream"), stream.text
+        # Then each of them is live: it delivers the job's next line
+        for _, lines in streams:
+            assert next(ln for ln in lines if ln.startswith("data:")).startswith("data:")
+        # And an ordinary request still answers at once
+        started = time.monotonic()
+        r = s.get(tz(platform, "alice", "api/v1/"), timeout=30)
+        assert r.status_code == 200, r.text
+        assert time.monotonic() - started < 5
+    finally:
+        for stream, _ in streams:
+            stream.close()
+        s.post(tz(platform, "alice", f"api/v1/jobs/{job}/cancel"),
+               headers={"X-XSRFToken": xsrf}, timeout=30)  # fmt: skip

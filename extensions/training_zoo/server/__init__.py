@@ -24,7 +24,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import httpclient, web
 from tornado.iostream import StreamClosedError
-from traitlets import Float, Unicode, default
+from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..bodystream import BodyRelay, ClosesOnError, read_in_big_chunks
@@ -70,6 +70,26 @@ class TzForwarder(LoggingConfigurable):
     stream_timeout = Float(
         24 * 3600.0, help="Seconds a streaming (SSE) request may stay open. Default: 86400."
     ).tag(config=True)
+
+    max_connections = Int(
+        200,
+        help="""Most requests this server has open to the TZ service at once. Every open log,
+        metrics or event stream of a Lab view holds one for as long as it is open, so a small
+        pool would make the rest of Lab wait behind a few job views (tornado's shared client
+        allows 10, and a request that waits past its connect timeout failed as "unreachable").
+        Requests beyond it wait for a free connection. Default: 200.""",
+    ).tag(config=True)
+
+    _http: httpclient.AsyncHTTPClient | None = None
+
+    @property
+    def http(self) -> httpclient.AsyncHTTPClient:
+        """This server's own client for the service, made on first use (on the server's loop)."""
+        if self._http is None:
+            self._http = httpclient.AsyncHTTPClient(
+                force_instance=True, max_clients=self.max_connections
+            )
+        return self._http
 
 
 class TzHandler(APIHandler):
@@ -140,7 +160,7 @@ class TzHandler(APIHandler):
             follow_redirects=False,
         )
         try:
-            await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+            await fw.http.fetch(request, raise_error=False)
         except StreamClosedError:
             return
         except (OSError, httpclient.HTTPError) as e:
@@ -255,7 +275,7 @@ class PartForwardHandler(ClosesOnError, TzHandler):
             request_timeout=fw.stream_timeout,
             connect_timeout=10,
         )
-        return await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        return await fw.http.fetch(request, raise_error=False)
 
     async def data_received(self, chunk: bytes) -> None:
         await self.relay.feed(chunk)
@@ -333,7 +353,7 @@ class LabCopyHandler(TzHandler):
             self.tz_error(400, "body: must be a JSON object", "InvalidField")
             return
         overwrite = body.get("overwrite", False)
-        client = ServiceClient(fw.service_url, fw.token)
+        client = ServiceClient(fw.service_url, fw.token, fw.http)
         try:
             if not isinstance(overwrite, bool):
                 raise LabPathError("overwrite: must be true or false")

@@ -44,7 +44,7 @@ only, no storage), and the CPU used meanwhile by programs outside the benchmark 
 lower bound, as in ``bench_jobs.py``).
 
 Usage: ``.venv/bin/python benchmarks/bench_data.py [--quick] [--json PATH] [--objects N]
-[--size-mb M] [--repeats R]``.
+[--size-mb M] [--repeats R] [--skip list,upload] [--layout shared|split] [--no-part-crc]``.
 """
 
 from __future__ import annotations
@@ -221,13 +221,35 @@ class Run:
 # ---- S3 ---------------------------------------------------------------------------------------
 
 
-def start_moto() -> tuple[subprocess.Popen, str]:
+def split_cpus(layout: str) -> tuple[set[int], set[int]] | None:
+    """For ``--layout split``: (moto's CPU, everyone else's CPUs), or None to share them all.
+
+    In production S3 is another machine. Here moto, one Python process, runs on the same CPUs as
+    the client and the relays; with ``split`` (a diagnostic) it gets one CPU of its own, as a
+    remote S3 would, and the client side (boto3's client; or client, proxy, hub, user server and
+    service) gets the rest, the same CPUs for both sides of every pair. It tells whether the
+    relays lose by taking CPU from S3 or by their own latency.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if layout == "shared" or len(cpus) < 2:
+        return None
+    return {cpus[-1]}, set(cpus[:-1])
+
+
+def pin_this_process(cpus: set[int]) -> None:
+    """Pin every thread of this process; processes started afterwards inherit it."""
+    for task in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(task), cpus)
+
+
+def start_moto(cpus: set[int] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     exe = Path(sys.executable).with_name("moto_server")
     argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     proc = subprocess.Popen([*argv, "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, **CREDENTIALS})  # fmt: skip
+                            env={**os.environ, **CREDENTIALS}, preexec_fn=pin)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -567,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
         help="timed first-page calls of each kind and limit (default 9; 5 quick)",
     )
     parser.add_argument("--skip", default="", help="comma-separated: list,upload")
+    parser.add_argument("--layout", choices=("shared", "split"), default="shared",
+                        help="shared (default): every process on every CPU; split (diagnostic): "
+                        "moto on a CPU of its own, as a remote S3 would be")  # fmt: skip
     parser.add_argument("--no-part-crc", action="store_true",
                         help="diagnostic: send parts without X-TZ-Checksum-CRC32, as curl would "
                         "(the service then spools each part)")  # fmt: skip
@@ -587,7 +612,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     runs: list[Run] = []
     extra: dict[str, Any] = {}
-    moto, url = start_moto()
+    split = split_cpus(args.layout)
+    moto, url = start_moto(split[0] if split else None)
+    if split:
+        pin_this_process(split[1])  # the platform started below inherits it
+    layout = (f"split: moto on CPU {sorted(split[0])}, the rest on {sorted(split[1])}"
+              if split else "shared: every process on every CPU")  # fmt: skip
+    print(f"layout {layout}", flush=True)
     try:
         s3 = s3_client(url)
         s3.create_bucket(Bucket=BUCKET)
@@ -675,6 +706,7 @@ c.TzStorage.storage_options = {{"key": "testing", "secret": "testing",
     if args.json:
         result = {
             "machine": info,
+            "layout": layout,
             "sizes": {"objects": n, "file_bytes": size, "part_size": PART_SIZE,
                       "in_flight": IN_FLIGHT, "repeats": repeats,
                       "latency_repeats": lat_repeats, "quick": args.quick},

@@ -149,6 +149,9 @@ def interrupt_by_reload(page: Page, api, user: str, big: Path) -> tuple[Locator,
     wait_progress(page, big.name, 20)
     page.reload()
     page.wait_for_selector("#jp-main-dock-panel")
+    # As the lab fixture does: the restored layout reopens the panel; a click before that
+    # would be undone by it, or shut the panel it opens.
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=120_000)
     open_workspace(page)
     # The panel lists the interrupted upload, and the server still has its session
     row = page.locator(f'.jp-tz-UploadRow[data-path="{big.name}"]')

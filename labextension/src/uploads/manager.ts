@@ -94,7 +94,10 @@ export class UploadManager {
   constructor(options: UploadManager.IOptions) {
     this._settings = options.serverSettings;
     this._store = options.store ?? new UploadStore();
-    this._partSlots = new Semaphore(options.partConcurrency ?? 4);
+    const concurrency = options.partConcurrency ?? 4;
+    this._partSlots = new Semaphore(concurrency);
+    // As many parts again may have their CRC32 ready while they wait for a slot.
+    this._readySlots = new Semaphore(2 * concurrency);
     this._fileConcurrency = options.fileConcurrency ?? 6;
     this._maxRetries = options.maxRetries ?? 5;
   }
@@ -445,11 +448,40 @@ export class UploadManager {
 
   /**
    * Send one part, waiting for a part slot, retrying with backoff.
+   *
+   * The part's CRC32 is computed before it waits for a slot: reading and
+   * checksumming 16 MiB takes the page tens of milliseconds, during which a
+   * slot that computed it would leave its connection idle.
    */
   private async _sendPart(
     task: Task,
     file: File,
     part: IPartPlan
+  ): Promise<void> {
+    const releaseReady = await this._readySlots.acquire();
+    try {
+      let ready: string | null = null;
+      if (!this._stopped(task) && !task.controller!.signal.aborted) {
+        try {
+          ready = await crc32OfBlob(
+            file.slice(part.start, part.end),
+            task.controller!.signal
+          );
+        } catch {
+          ready = null; // the attempt below reads it again and reports why
+        }
+      }
+      await this._sendReadyPart(task, file, part, ready);
+    } finally {
+      releaseReady();
+    }
+  }
+
+  private async _sendReadyPart(
+    task: Task,
+    file: File,
+    part: IPartPlan,
+    ready: string | null
   ): Promise<void> {
     const release = await this._partSlots.acquire();
     try {
@@ -459,8 +491,10 @@ export class UploadManager {
         }
         try {
           const blob = file.slice(part.start, part.end);
-          // Each attempt reads the part again: the file may have changed.
-          const checksum = await crc32OfBlob(blob, task.controller!.signal);
+          // A retry reads the part again: the file may have changed.
+          const checksum =
+            ready ?? (await crc32OfBlob(blob, task.controller!.signal));
+          ready = null;
           await sendPart(
             task.uploadId!,
             part.number,
@@ -532,6 +566,7 @@ export class UploadManager {
   private _settings: ServerConnection.ISettings;
   private _store: UploadStore;
   private _partSlots: Semaphore;
+  private _readySlots: Semaphore;
   private _fileConcurrency: number;
   private _maxRetries: number;
   private _tasks: Task[] = [];

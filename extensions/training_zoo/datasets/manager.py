@@ -1042,10 +1042,15 @@ class TzDatasetManager(LoggingConfigurable):
         not match (an S3 object referenced in place was overwritten since it was added).
         """
         e = await self._entry(user, ds_id, key, version)
+        return e, await self._open_verified(e)
+
+    async def _open_verified(self, e: dict) -> AsyncIterator[bytes]:
+        """The bytes of manifest entry ``e``, checked as they stream (see :meth:`_verified`)."""
         chunks = await self.workspace.read_key(e["source"], CHUNK)
         if chunks is None:
-            raise NotFound(f"the bytes of {key!r} are gone from storage", reason="SourceMissing")
-        return e, self._verified(chunks, e)
+            raise NotFound(f"the bytes of {e['key']!r} are gone from storage",
+                           reason="SourceMissing")  # fmt: skip
+        return self._verified(chunks, e)
 
     @staticmethod
     async def _verified(chunks: AsyncIterator[bytes], e: dict) -> AsyncIterator[bytes]:
@@ -1095,12 +1100,7 @@ class TzDatasetManager(LoggingConfigurable):
         async def read(f: WalkedFile) -> AsyncIterator[bytes] | None:
             if f.rel in inline:
                 return _once(inline[f.rel])
-            e = by_rel[f.rel]
-            chunks = await self.workspace.read_key(e["source"], CHUNK)
-            if chunks is None:
-                raise NotFound(f"the bytes of {e['key']!r} are gone from storage",
-                               reason="SourceMissing")  # fmt: skip
-            return self._verified(chunks, e)
+            return await self._open_verified(by_rel[f.rel])
 
         root = f"{name}-{vname}"
         return f"{root}.zip", zip_stream(root, files, read)

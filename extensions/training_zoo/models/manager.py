@@ -849,10 +849,16 @@ class TzModelManager(LoggingConfigurable):
             prefix = row.prefix
         if entry is None:
             raise NotFound(f"version {number} has no file {path!r}", reason="PathNotFound")
+        return entry, await self._open_verified(prefix, entry)
+
+    async def _open_verified(self, prefix: str, entry: dict) -> AsyncIterator[bytes]:
+        """The bytes of file ``entry`` of the version stored under ``prefix``, checked as they
+        stream (see :meth:`_verified`)."""
         chunks = await self.workspace.read_key(join_key(prefix, entry["path"]), CHUNK)
         if chunks is None:
-            raise NotFound(f"the bytes of {path!r} are gone from storage", reason="SourceMissing")
-        return entry, self._verified(chunks, entry)
+            raise NotFound(f"the bytes of {entry['path']!r} are gone from storage",
+                           reason="SourceMissing")  # fmt: skip
+        return self._verified(chunks, entry)
 
     async def open_version_zip(
         self, user: Identity, model_id: str, number: object
@@ -873,11 +879,7 @@ class TzModelManager(LoggingConfigurable):
                  for path, e in sorted(entries.items())]  # fmt: skip
 
         async def read(f: WalkedFile) -> AsyncIterator[bytes] | None:
-            chunks = await self.workspace.read_key(f.key, CHUNK)
-            if chunks is None:
-                raise NotFound(f"the bytes of {f.rel!r} are gone from storage",
-                               reason="SourceMissing")  # fmt: skip
-            return self._verified(chunks, entries[f.rel])
+            return await self._open_verified(prefix, entries[f.rel])
 
         return f"{root}.zip", zip_stream(root, files, read)
 

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import threading
@@ -712,6 +713,22 @@ def _mb(n: int) -> str:
     return f"{n / MB:.1f}"
 
 
+def _duration(seconds: float) -> str:
+    """A time still to wait, as precise as it is worth: ``8 s``, ``50 s``, ``3 min``,
+    ``1 h 5 min``, ``2 d 3 h`` (the Lab's uploads dock says it the same way)."""
+    if seconds < 55:
+        s = max(1, math.ceil(seconds))
+        return f"{s if s < 10 else math.ceil(s / 5) * 5} s"
+    minutes = max(1, math.floor(seconds / 60 + 0.5))  # half up, as JavaScript rounds
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, m = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {m} min" if m else f"{hours} h"
+    days, h = divmod(hours, 24)
+    return f"{days} d {h} h" if h else f"{days} d"
+
+
 class ProgressBar:
     """A plain-text progress bar for transfers, drawn on a stream (stderr).
 
@@ -768,14 +785,18 @@ class ProgressBar:
         return (self.state.done - self.state.resumed) / MB / elapsed
 
     def render(self) -> str:
-        """The bar as one line, e.g. ``[#####-----]  50%  20.0/40.0 MB  12.5 MB/s``."""
+        """The bar as one line, e.g. ``[#####-----]  50%  20.0/40.0 MB  12.5 MB/s  2 s left``
+        (the time left once a second of sending has been seen)."""
         st = self.state
         fraction = st.done / st.total if st.total else 1.0
         filled = int(self.width * min(max(fraction, 0.0), 1.0))
+        rate = self._rate()
         line = (
             f"[{'#' * filled}{'-' * (self.width - filled)}] {fraction:4.0%}  "
-            f"{_mb(st.done)}/{_mb(st.total)} MB  {self._rate():.1f} MB/s"
+            f"{_mb(st.done)}/{_mb(st.total)} MB  {rate:.1f} MB/s"
         )
+        if rate > 0 and st.done < st.total and time.monotonic() - self._start >= 1.0:
+            line += f"  {_duration((st.total - st.done) / MB / rate)} left"
         if st.files_total > 1:
             line += f"  files {st.files_done}/{st.files_total}"
         return line

@@ -24,6 +24,50 @@ export function formatBytes(bytes: number | null | undefined): string {
 }
 
 /**
+ * A transfer rate for people: "95.2 MiB/s", in the units of `formatBytes`.
+ *
+ * @param bytesPerSecond - the rate; null gives "".
+ * @returns the label.
+ */
+export function formatRate(bytesPerSecond: number | null): string {
+  if (bytesPerSecond === null || !Number.isFinite(bytesPerSecond)) {
+    return '';
+  }
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/**
+ * A time still to wait, as precise as it is worth: "8 s", "50 s", "3 min",
+ * "1 h 5 min", "2 d 3 h".
+ *
+ * @param seconds - the duration; null gives "".
+ * @returns the label.
+ */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds) || seconds < 0) {
+    return '';
+  }
+  if (seconds < 55) {
+    // Under ten seconds every second shows; above, steps of 5 s (an estimate
+    // that flickers by one second each redraw only distracts).
+    const s = Math.max(1, Math.ceil(seconds));
+    return `${s < 10 ? s : Math.ceil(s / 5) * 5} s`;
+  }
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) {
+    return `${minutes} min`;
+  }
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) {
+    const m = minutes % 60;
+    return m ? `${hours} h ${m} min` : `${hours} h`;
+  }
+  const days = Math.floor(hours / 24);
+  const h = hours % 24;
+  return h ? `${days} d ${h} h` : `${days} d`;
+}
+
+/**
  * A percentage label for a fraction: "0%" .. "100%" (never 100% before done).
  *
  * @param fraction - in [0, 1].

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 import zipfile
 import zlib
@@ -90,8 +91,12 @@ def test_upload_a_300_mb_file_in_parts_with_progress(platform, lab, shots, tmp_p
     seen = wait_progress(page, "big-300.bin", 5)
     assert seen < 100
     expect(page.locator(".jp-tz-Uploads-bytes")).to_contain_text("/ 300 MiB")
+    # and, after a second of sending, the rate and the time left
+    expect(page.locator(".jp-tz-Uploads-rate")).to_have_text(
+        re.compile(r"^[\d.]+ (KiB|MiB|GiB)/s · \d+ (s|min) left$"))
     page.screenshot(path=str(shots / "workspace-upload-progress.png"))
     expect(row).to_have_attribute("data-state", "done", timeout=100_000)
+    expect(page.locator(".jp-tz-Uploads-title")).to_have_text("Uploads: 1 of 1 file done")
     # in parts (16 MiB by default: 19 PUTs), and the list shows the file
     parts = {int(u.rsplit("/", 1)[1]): crc for u, crc in puts if "/parts/" in u}
     assert len(parts) == 19

@@ -24,6 +24,7 @@ from training_zoo import cli
 from training_zoo.client import Client, TransferProgress, TzClientError
 from training_zoo.magics import Table, TzMagics, load_ipython_extension
 
+MB = 1_000_000
 MiB = 1 << 20
 PART = 5 * MiB
 
@@ -369,6 +370,33 @@ def test_progress_bar_text() -> None:
     assert re.search(r"uploaded user:alice/a: 10\.5 MB, 9\.4 MB sent at [\d.]+ MB/s, 1\.0 MB "
                      r"resumed \(1 part\(s\)\)", text), text  # fmt: skip
     assert "\r" not in text  # not a terminal: whole lines
+
+
+
+def test_progress_bar_says_the_time_left_once_a_second_of_sending_was_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+    stream = io.StringIO()
+    bar = cli.ProgressBar(stream, log_every=0)
+    clock[0] += 0.5
+    bar(TransferProgress(path="a", done=10 * MB, total=1000 * MB))
+    assert "left" not in stream.getvalue()  # half a second says too little
+    clock[0] += 9.5  # 100 MB in 10 s: 10 MB/s, 900 MB to go
+    bar(TransferProgress(path="a", done=100 * MB, total=1000 * MB))
+    assert stream.getvalue().splitlines()[-1].endswith("10.0 MB/s  2 min left")
+    bar(TransferProgress(path="a", done=1000 * MB, total=1000 * MB))
+    assert "left" not in stream.getvalue().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "1 s"), (8.1, "9 s"), (12, "15 s"), (54, "55 s"), (56, "1 min"), (91, "2 min"),
+    (150, "3 min"), (59 * 60, "59 min"), (3600, "1 h"), (3900, "1 h 5 min"),
+    (2 * 86400 + 3 * 3600, "2 d 3 h"),
+])  # fmt: skip
+def test_durations_read_as_the_lab_writes_them(seconds: float, text: str) -> None:
+    assert cli._duration(seconds) == text
 
 
 # -- %tz_datasets ------------------------------------------------------------------------------

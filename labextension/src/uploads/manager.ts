@@ -31,6 +31,7 @@ import {
   sameFile
 } from './plan';
 import { crc32OfBlob } from './crc32';
+import { RateMeter, secondsLeft } from './rate';
 import { UploadStore } from './store';
 import { PartError, sendPart } from './transport';
 
@@ -66,6 +67,22 @@ export interface IUploadTask {
   readonly uploadId: string | null;
   /** Parts retried so far. */
   readonly retries: number;
+}
+
+/**
+ * The uploads of a page taken together (see `UploadManager.totals`).
+ */
+export interface IUploadTotals {
+  sent: number;
+  size: number;
+  /** Tasks still queued, uploading or completing. */
+  active: number;
+  failed: number;
+  done: number;
+  /** Bytes per second over the last seconds, or null. */
+  rate: number | null;
+  /** Seconds still needed at `rate`, or null. */
+  secondsLeft: number | null;
 }
 
 /**
@@ -117,14 +134,12 @@ export class UploadManager {
     return this._tasks;
   }
 
-  /** Bytes sent and to send over the tasks that are not cancelled. */
-  get totals(): {
-    sent: number;
-    size: number;
-    active: number;
-    failed: number;
-    done: number;
-  } {
+  /**
+   * Bytes sent and to send over the tasks that are not cancelled, the rate
+   * of the last seconds (bytes per second) and the seconds still needed at it
+   * (both null until a second of sending has been seen, and when idle).
+   */
+  get totals(): IUploadTotals {
     let sent = 0;
     let size = 0;
     let active = 0;
@@ -144,7 +159,16 @@ export class UploadManager {
         active++;
       }
     }
-    return { sent, size, active, failed, done };
+    const rate = active > 0 ? this._meter.rate(Date.now()) : null;
+    return {
+      sent,
+      size,
+      active,
+      failed,
+      done,
+      rate,
+      secondsLeft: secondsLeft(size - sent, rate)
+    };
   }
 
   /**
@@ -333,6 +357,9 @@ export class UploadManager {
         void this._run(task).finally(() => {
           task.running = false;
           this._running--;
+          if (this._running === 0) {
+            this._meter.reset(); // the next batch's rate starts afresh
+          }
           this._notify();
           this._pump();
         });
@@ -502,6 +529,8 @@ export class UploadManager {
             checksum,
             this._settings,
             loaded => {
+              const before = task.inflight.get(part.number) ?? 0;
+              this._meter.add(loaded - before, Date.now());
               task.inflight.set(part.number, loaded);
               task.sync();
               this._notify();
@@ -569,6 +598,7 @@ export class UploadManager {
   private _readySlots: Semaphore;
   private _fileConcurrency: number;
   private _maxRetries: number;
+  private _meter = new RateMeter();
   private _tasks: Task[] = [];
   private _counter = 0;
   private _running = 0;

@@ -3,7 +3,7 @@ import * as React from 'react';
 
 import { ProgressBar } from '../../components/ProgressBar';
 import { VirtualList } from '../../components/VirtualList';
-import { formatBytes, percent } from '../../format';
+import { formatBytes, formatDuration, formatRate, percent } from '../../format';
 import { useSignal } from '../../jobs/hooks';
 import { IUploadTask, UploadManager } from '../../uploads/manager';
 import { UploadRow } from './UploadRow';
@@ -43,14 +43,24 @@ export function UploadsView(props: IUploadsViewProps): JSX.Element | null {
       <div className="jp-tz-Uploads-summary">
         <span className="jp-tz-Uploads-title">
           {totals.active > 0
-            ? trans.__('Uploading: %1 of %2 files done', totals.done, count)
+            ? trans._n(
+                'Uploading: %2 of %1 file done',
+                'Uploading: %2 of %1 files done',
+                count,
+                totals.done
+              )
             : interrupted > 0
               ? trans._n(
                   '%1 interrupted upload',
                   '%1 interrupted uploads',
                   interrupted
                 )
-              : trans.__('Uploads: %1 of %2 files done', totals.done, count)}
+              : trans._n(
+                  'Uploads: %2 of %1 file done',
+                  'Uploads: %2 of %1 files done',
+                  count,
+                  totals.done
+                )}
         </span>
         {totals.active > 0 ? (
           <button
@@ -69,7 +79,20 @@ export function UploadsView(props: IUploadsViewProps): JSX.Element | null {
         )}
       </div>
       <div className="jp-tz-Uploads-bytes">
-        {`${formatBytes(totals.sent)} / ${formatBytes(totals.size)} · ${percent(fraction)}`}
+        <span>
+          {`${formatBytes(totals.sent)} / ${formatBytes(totals.size)} · ${percent(fraction)}`}
+        </span>
+        {totals.rate !== null && (
+          <span className="jp-tz-Uploads-rate">
+            {totals.secondsLeft !== null
+              ? trans.__(
+                  '%1 · %2 left',
+                  formatRate(totals.rate),
+                  formatDuration(totals.secondsLeft)
+                )
+              : formatRate(totals.rate)}
+          </span>
+        )}
       </div>
       <ProgressBar
         value={fraction}

@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 pytestmark = pytest.mark.browser
 
@@ -107,6 +107,50 @@ def test_upload_a_300_mb_file_in_parts_with_progress(platform, lab, shots, tmp_p
         assert crc == base64.b64encode(part).decode(), n
     expect(page.locator('.jp-tz-WorkspaceRow[data-path="big-300.bin"]')).to_be_visible()
     assert sha256_of(stored(platform, "wendy", "big-300.bin")) == digest
+
+
+RATE_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def shown_rate(page: Page) -> float:
+    """The uploads dock's rate, in bytes per second."""
+    text = page.locator(".jp-tz-Uploads-rate").inner_text()
+    value, unit = re.match(r"([\d.]+) (B|KiB|MiB|GiB)/s", text).groups()  # type: ignore[union-attr]
+    return float(value) * RATE_UNITS[unit]
+
+
+def test_a_stalled_upload_shows_its_rate_falling_then_goes_on(platform, lab, tmp_path):
+    big = tmp_path / "stall-160.bin"
+    digest = make_big_file(big, 160 * MiB)
+    page = lab("wendy")
+    open_workspace(page)
+    # The network takes the first 7 parts, then stops taking any (until released)
+    held: list[Route] = []
+    released = False
+
+    def hold(route: Route) -> None:
+        number = int(route.request.url.rsplit("/", 1)[1])
+        route.continue_() if released or number < 8 else held.append(route)
+
+    page.route("**/uploads/*/parts/*", hold)
+    page.set_input_files("input.jp-tz-UploadFiles", str(big))
+    deadline = time.monotonic() + 60
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert held, "the upload never asked for part 8"
+    page.wait_for_timeout(1000)  # the parts already on the wire arrive
+    before = shown_rate(page)
+    page.wait_for_timeout(5000)
+    # Then the rate shown falls while nothing moves, instead of keeping the last good figure
+    after = shown_rate(page)
+    assert after < 0.7 * before, (before, after)
+    # and once the network takes parts again, the upload finishes whole
+    released = True
+    for route in held:
+        route.continue_()
+    row = page.locator('.jp-tz-UploadRow[data-path="stall-160.bin"]')
+    expect(row).to_have_attribute("data-state", "done", timeout=100_000)
+    assert sha256_of(stored(platform, "wendy", "stall-160.bin")) == digest
 
 
 def test_upload_a_folder_of_2000_files(platform, lab, api, tmp_path):

@@ -4,7 +4,7 @@ import * as React from 'react';
 import { ProgressBar } from '../../components/ProgressBar';
 import { VirtualList } from '../../components/VirtualList';
 import { formatBytes, formatDuration, formatRate, percent } from '../../format';
-import { useSignal } from '../../jobs/hooks';
+import { useSignal, useTicker } from '../../jobs/hooks';
 import { IUploadTask, UploadManager } from '../../uploads/manager';
 import { UploadRow } from './UploadRow';
 
@@ -26,11 +26,13 @@ export interface IUploadsViewProps {
 export function UploadsView(props: IUploadsViewProps): JSX.Element | null {
   const { manager, trans, onError } = props;
   useSignal(manager.changed);
+  const totals = manager.totals;
+  // Progress events stop when an upload stalls; the rate must still fall.
+  useTicker(totals.active > 0 ? 1000 : null);
   const tasks = manager.tasks;
   if (tasks.length === 0) {
     return null;
   }
-  const totals = manager.totals;
   const fraction = totals.size > 0 ? totals.sent / totals.size : 1;
   const interrupted = tasks.filter(t => t.state === 'interrupted').length;
   const count = tasks.filter(t => t.state !== 'cancelled').length;

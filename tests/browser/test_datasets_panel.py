@@ -80,6 +80,8 @@ def test_label_publish_and_preview_a_dataset_from_a_folder(platform, lab, api, s
         expect(labeler.locator(".jp-tz-LabelingProgress-count")).to_have_text(
             f"{n} / 6 labeled"
         )
+    # and the view's header counts them as they are saved, still on the Label tab
+    expect(view.locator(".jp-tz-DatasetHeader-draft")).to_contain_text("5 labeled")
     page.keyboard.press("p")  # back to the last labeled image
     expect(labeler).to_have_attribute("data-label", "cat")
     page.screenshot(path=str(shots / "labeling-classification.png"))

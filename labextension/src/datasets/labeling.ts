@@ -19,6 +19,17 @@ import { isLabeled, LabelMode, nextUnlabeled } from './keys';
 const PAGE = 200; // the API's largest page
 
 /**
+ * Whether the server counts a file as labeled (a label or a box, whatever the
+ * dataset's type), so that `labeledCount` moves as `draft.labeled` does.
+ */
+function hasAnnotations(annotations: IAnnotations | null | undefined): boolean {
+  return (
+    (annotations?.labels?.length ?? 0) > 0 ||
+    (annotations?.boxes?.length ?? 0) > 0
+  );
+}
+
+/**
  * The labeling state of one dataset's draft.
  */
 export class LabelingModel {
@@ -54,8 +65,19 @@ export class LabelingModel {
     return Math.max(this._total, this._files.length);
   }
 
+  /**
+   * Labeled files in the whole draft: the server's count when the labeling
+   * started, moved by every change seen since (the loaded pages alone would
+   * undercount a draft of more than one page).
+   */
   get labeledCount(): number {
-    return this._files.filter(f => isLabeled(f.annotations, this.mode)).length;
+    if (this._labeledAtStart === null) {
+      return this._files.filter(f => hasAnnotations(f.annotations)).length;
+    }
+    return Math.min(
+      this.total,
+      Math.max(0, this._labeledAtStart + this._labeledDelta)
+    );
   }
 
   get error(): string | null {
@@ -68,8 +90,12 @@ export class LabelingModel {
 
   /**
    * Load the first pages.
+   *
+   * @param labeledOnServer - the draft's labeled files as the server counted
+   *   them (`draft.labeled`), the base of `labeledCount`.
    */
-  async start(): Promise<void> {
+  async start(labeledOnServer?: number): Promise<void> {
+    this._labeledAtStart = labeledOnServer ?? null;
     await this._loadMore();
     this._loaded = true;
     const first = this._files.findIndex(
@@ -130,7 +156,7 @@ export class LabelingModel {
         { key: file.key, revision: file.revision ?? 0, annotations },
         this.serverSettings
       );
-      this._files[index] = saved;
+      this._replace(index, saved);
       this._error = null;
       this._changed.emit();
       return true;
@@ -143,7 +169,7 @@ export class LabelingModel {
         const current = (error.errors as unknown as { current?: IDatasetFile })
           .current;
         if (current && current.key === file.key) {
-          this._files[index] = current;
+          this._replace(index, current);
         }
         this._changed.emit();
         this._conflict.emit(
@@ -155,6 +181,14 @@ export class LabelingModel {
       this._changed.emit();
       throw error;
     }
+  }
+
+  /** Put a file's newer state in place, counting a change of labeled. */
+  private _replace(index: number, file: IDatasetFile): void {
+    const was = hasAnnotations(this._files[index].annotations);
+    const is = hasAnnotations(file.annotations);
+    this._labeledDelta += Number(is) - Number(was);
+    this._files[index] = file;
   }
 
   private async _loadMore(): Promise<void> {
@@ -177,6 +211,8 @@ export class LabelingModel {
   }
 
   private _files: IDatasetFile[] = [];
+  private _labeledAtStart: number | null = null;
+  private _labeledDelta = 0;
   private _index = 0;
   private _total = 0;
   private _hasMore = true;

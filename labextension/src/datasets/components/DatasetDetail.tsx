@@ -1,5 +1,6 @@
 import { InputDialog } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
+import { Signal } from '@lumino/signaling';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -14,6 +15,7 @@ import { errorMessage } from '../../api/request';
 import { Loading } from '../../components/Loading';
 import { useBusy } from '../../hooks';
 import { formatBytes } from '../../format';
+import { useSignal } from '../../jobs/hooks';
 import { LabelingModel } from '../labeling';
 import { ClassificationLabeler } from './ClassificationLabeler';
 import { DetectionLabeler } from './DetectionLabeler';
@@ -34,6 +36,11 @@ export interface IDatasetDetailProps {
 }
 
 type Tab = 'versions' | 'files' | 'label';
+
+/**
+ * A signal that never fires, for `useSignal` when there is nothing to follow.
+ */
+const NEVER = new Signal<unknown, void>({});
 
 /**
  * The view of one dataset: header (name, owner, type, visibility, draft
@@ -77,9 +84,15 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
   );
   React.useEffect(() => {
     if (tab === 'label' && labeling && !labeling.loaded) {
-      void labeling.start();
+      void labeling.start(dataset?.draft.labeled);
     }
   }, [tab, labeling]);
+  // The header's labeled count follows the labeling as it happens.
+  useSignal(labeling?.changed ?? NEVER);
+  const labeled =
+    labeling?.loaded && dataset
+      ? labeling.labeledCount
+      : (dataset?.draft.labeled ?? 0);
 
   const onPublish = async () => {
     const result = await InputDialog.getText({
@@ -138,12 +151,12 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
         <div className="jp-tz-DatasetHeader-facts">
           <span>{trans.__('owner %1', dataset.owner)}</span>
           {dataset.team && <span>{trans.__('team %1', dataset.team)}</span>}
-          <span>
+          <span className="jp-tz-DatasetHeader-draft">
             {trans.__(
               'draft: %1 files, %2, %3 labeled',
               dataset.draft.files,
               formatBytes(dataset.draft.bytes),
-              dataset.draft.labeled
+              labeled
             )}
           </span>
           <span className="jp-tz-DatasetHeader-labels">

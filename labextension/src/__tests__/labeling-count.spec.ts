@@ -101,6 +101,14 @@ describe('LabelingModel.labeledCount', () => {
     expect(model.labeledCount).toBe(301);
   });
 
+  it('takes the server count again on rebase', async () => {
+    const model = await started(300);
+    saveAnnotations.mockResolvedValueOnce({ ...file(0, CAT), revision: 2 });
+    await model.save('img0.png', CAT);
+    model.rebase(320); // colleagues labeled 19 more meanwhile
+    expect(model.labeledCount).toBe(320);
+  });
+
   it('counts the loaded files when the server count is not known', async () => {
     const model = await started();
     expect(model.labeledCount).toBe(150);

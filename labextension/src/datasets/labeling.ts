@@ -105,6 +105,18 @@ export class LabelingModel {
     this._changed.emit();
   }
 
+  /**
+   * Take the server's count again (the view reloaded the dataset while
+   * another tab was open, and colleagues may have labeled meanwhile).
+   *
+   * @param labeledOnServer - the draft's `labeled` as the server counts it.
+   */
+  rebase(labeledOnServer: number): void {
+    this._labeledAtStart = labeledOnServer;
+    this._labeledDelta = 0;
+    this._changed.emit();
+  }
+
   /** Go to a file. */
   go(index: number): void {
     if (index >= 0 && index < this._files.length) {

@@ -83,14 +83,21 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
     [datasetId, mode]
   );
   React.useEffect(() => {
-    if (tab === 'label' && labeling && !labeling.loaded) {
-      void labeling.start(dataset?.draft.labeled);
+    if (tab !== 'label' || !labeling || !dataset) {
+      return;
+    }
+    // The dataset was reloaded when the other tab opened: its count includes
+    // this labeler's saves and anyone else's.
+    if (labeling.loaded) {
+      labeling.rebase(dataset.draft.labeled);
+    } else {
+      void labeling.start(dataset.draft.labeled);
     }
   }, [tab, labeling]);
   // The header's labeled count follows the labeling as it happens.
   useSignal(labeling?.changed ?? NEVER);
   const labeled =
-    labeling?.loaded && dataset
+    tab === 'label' && labeling?.loaded
       ? labeling.labeledCount
       : (dataset?.draft.labeled ?? 0);
 

@@ -66,11 +66,10 @@ class ServiceError(Exception):
 class ServiceClient:
     """Minimal async client of the TZ REST API with this server's token."""
 
-    def __init__(self, base_url: str, token: str,
-                 http: httpclient.AsyncHTTPClient | None = None) -> None:  # fmt: skip
+    def __init__(self, base_url: str, token: str, http: httpclient.AsyncHTTPClient) -> None:
         self.base = base_url.rstrip("/") + "/api/v1"
         self.headers = {"Authorization": f"token {token}"}
-        self.http = http or httpclient.AsyncHTTPClient()
+        self.http = http
 
     async def call(self, method: str, path: str, params: dict | None = None,
                    body: Any = None, raw: bytes | None = None) -> Any:  # fmt: skip

@@ -106,6 +106,22 @@ export function isLabeled(
 }
 
 /**
+ * Whether the server counts a file as labeled (`draft.labeled`, the
+ * service's `is_labeled`): a label or a box, whatever the dataset's type.
+ *
+ * @param annotations - the file's annotations.
+ * @returns true when it has any.
+ */
+export function hasAnnotations(
+  annotations: { labels?: string[]; boxes?: unknown[] } | null | undefined
+): boolean {
+  return (
+    isLabeled(annotations, 'classification') ||
+    isLabeled(annotations, 'detection')
+  );
+}
+
+/**
  * The index of the next unlabeled file after `from`, wrapping around; `from`
  * itself comes last.
  *

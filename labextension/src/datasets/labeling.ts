@@ -14,20 +14,9 @@ import {
   saveAnnotations
 } from '../api/datasets';
 import { errorMessage, TzResponseError } from '../api/request';
-import { isLabeled, LabelMode, nextUnlabeled } from './keys';
+import { hasAnnotations, isLabeled, LabelMode, nextUnlabeled } from './keys';
 
 const PAGE = 200; // the API's largest page
-
-/**
- * Whether the server counts a file as labeled (a label or a box, whatever the
- * dataset's type), so that `labeledCount` moves as `draft.labeled` does.
- */
-function hasAnnotations(annotations: IAnnotations | null | undefined): boolean {
-  return (
-    (annotations?.labels?.length ?? 0) > 0 ||
-    (annotations?.boxes?.length ?? 0) > 0
-  );
-}
 
 /**
  * The labeling state of one dataset's draft.

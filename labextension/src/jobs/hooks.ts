@@ -7,12 +7,15 @@ import { useEffect, useState } from 'react';
 /**
  * Re-render the calling component whenever `signal` is emitted.
  *
- * @param signal - the signal to follow.
+ * @param signal - the signal to follow; null follows nothing.
  * @returns a counter that changes on every emission (usable as a memo key).
  */
-export function useSignal<T>(signal: ISignal<T, unknown>): number {
+export function useSignal<T>(signal: ISignal<T, unknown> | null): number {
   const [version, setVersion] = useState(0);
   useEffect(() => {
+    if (signal === null) {
+      return;
+    }
     const slot = () => setVersion(v => v + 1);
     signal.connect(slot);
     return () => {

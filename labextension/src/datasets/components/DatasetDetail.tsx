@@ -1,6 +1,5 @@
 import { InputDialog } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
-import { Signal } from '@lumino/signaling';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -36,11 +35,6 @@ export interface IDatasetDetailProps {
 }
 
 type Tab = 'versions' | 'files' | 'label';
-
-/**
- * A signal that never fires, for `useSignal` when there is nothing to follow.
- */
-const NEVER = new Signal<unknown, void>({});
 
 /**
  * The view of one dataset: header (name, owner, type, visibility, draft
@@ -95,7 +89,7 @@ export function DatasetDetail(props: IDatasetDetailProps): JSX.Element {
     }
   }, [tab, labeling]);
   // The header's labeled count follows the labeling as it happens.
-  useSignal(labeling?.changed ?? NEVER);
+  useSignal(labeling?.changed ?? null);
   const labeled =
     tab === 'label' && labeling?.loaded
       ? labeling.labeledCount

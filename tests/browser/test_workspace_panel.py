@@ -138,7 +138,15 @@ def test_a_stalled_upload_shows_its_rate_falling_then_goes_on(platform, lab, tmp
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert held, "the upload never asked for part 8"
-    page.wait_for_timeout(1000)  # the parts already on the wire arrive
+    # The parts already on the wire still arrive (seconds on a busy CI machine): wait until
+    # the byte count has stood still for a while, so what follows measures a stall
+    sent = page.locator(".jp-tz-Uploads-bytes > span").first
+    last, since = sent.inner_text(), time.monotonic()
+    while time.monotonic() - since < 1.5 and time.monotonic() < deadline + 60:
+        page.wait_for_timeout(250)
+        if (now := sent.inner_text()) != last:
+            last, since = now, time.monotonic()
+    assert time.monotonic() - since >= 1.5, f"the bytes sent never stood still: {last}"
     before = shown_rate(page)
     page.wait_for_timeout(5000)
     # Then the rate shown falls while nothing moves, instead of keeping the last good figure

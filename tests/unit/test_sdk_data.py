@@ -372,7 +372,6 @@ def test_progress_bar_text() -> None:
     assert "\r" not in text  # not a terminal: whole lines
 
 
-
 def test_progress_bar_says_the_time_left_once_a_second_of_sending_was_seen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
